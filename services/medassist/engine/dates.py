@@ -1,0 +1,46 @@
+"""Dates as ISO text (YYYY-MM-DD): they sort and compare as strings, and cost nothing to store."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta, timezone
+
+SHANGHAI = timezone(timedelta(hours=8))  # China keeps no daylight saving time
+
+
+def is_date(text: object) -> bool:
+    if not isinstance(text, str) or len(text) != 10:
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def shanghai_date(ts: str) -> str:
+    """The Asia/Shanghai calendar date of an ISO 8601 time that carries an offset."""
+    if len(ts) == 25 and ts.endswith("+08:00") and ts[10] == "T":
+        date.fromisoformat(ts[:10])  # the fast path still refuses 2023-02-30
+        return ts[:10]
+    dt = datetime.fromisoformat(ts)
+    if dt.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return dt.astimezone(SHANGHAI).date().isoformat()
+
+
+def add_days(day: str, n: int) -> str:
+    return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
+
+
+def first_of_next_month(day: str) -> str:
+    d = date.fromisoformat(day)
+    return (date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)).isoformat()
+
+
+def months_before(day: str, months: int) -> str:
+    """The same calendar day `months` earlier (29 Feb falls back to 28 Feb)."""
+    d = date.fromisoformat(day)
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1])).isoformat()

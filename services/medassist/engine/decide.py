@@ -1,0 +1,241 @@
+"""(state, event) -> (decisions, state change): the one function replay and the workers share.
+
+Pure: no I/O, no clock. The order of refusals is fixed so that a decision
+always names the first rule that stops it: policy in force -> insurance ->
+category -> place and referral -> amounts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medassist.engine.decision import ASSISTED, Decision, DecisionLine, decision, line
+from medassist.engine.events import (
+    Eligibility,
+    Enrollment,
+    Event,
+    Reversal,
+    Settlement,
+    parse_event,
+)
+from medassist.engine.policy import Policy, PolicyBook
+from medassist.engine.rules import admission, eligibility, premium, routing
+from medassist.engine.rules.eligibility import Choice
+from medassist.engine.rules.regular import regular
+from medassist.engine.rules.supplement import supplements
+from medassist.engine.rules.tilt import tilt
+from medassist.engine.state import PersonState, PersonView, SettlementRecord, StateChange
+
+REUSED_EVENT_ID = "event_id: reused with different contents"
+
+
+class Engine:
+    def __init__(self, book: PolicyBook) -> None:
+        self.book = book
+
+    # ---- entry point ------------------------------------------------------------------------
+
+    def decide(self, snap: PersonState, ev: Event, fp: str) -> tuple[list[Decision], StateChange]:
+        """Decisions for one event and the change it makes; `fp` is its content fingerprint."""
+        view = PersonView(snap)
+        seen = view.seen(ev.event_id)
+        if seen is not None:
+            if seen == fp:
+                return [], view.change  # a redelivery: already decided, nothing new
+            kind = type(ev).__name__.lower()
+            return [decision(kind, ev.event_id, ev.psn_no, "invalid", reason=REUSED_EVENT_ID,
+                             setl_id=getattr(ev, "setl_id", None))], view.change
+        view.change.events[ev.event_id] = fp
+        if isinstance(ev, Settlement):
+            out = [self._settlement(view, ev)]
+        elif isinstance(ev, Reversal):
+            out = [self._reversal(view, ev)]
+        elif isinstance(ev, Enrollment):
+            out = [self._enrollment(view, ev)]
+        else:
+            out = self._eligibility(view, ev)
+        return out, view.change
+
+    # ---- settlements ------------------------------------------------------------------------
+
+    def _settlement(self, view: PersonView, s: Settlement) -> Decision:
+        existing = view.settlement(s.setl_id)
+        if existing is not None and existing["st"] != "reversed":
+            return self._refuse(s, None, "rejected", "duplicate_settlement")
+        policy = self.book.route(s.admdvs, s.setl_date)
+        if policy is None:
+            d = self._refuse(s, None, "rejected", "no_policy_in_force")
+        else:
+            d = self._evaluate(view, policy, s, s.event_id, None, s.settlement_mode)
+        view.put_settlement(s.setl_id, self._record(d, s, policy))
+        return d
+
+    def _evaluate(self, view: PersonView, policy: Policy, s: Settlement, event_id: str,
+                  forced: Choice | None, mode: str) -> Decision:
+        """Decide one settlement under `policy`; moves accumulators only when it is assisted."""
+        if policy.insured_required and not s.insured:
+            return self._refuse(s, policy, "not_eligible", "not_insured", event_id)
+        records = view.eligibility()
+        day = s.setl_date
+        choice = forced
+        if choice is None:
+            choice = eligibility.choose(policy, eligibility.active(records, day, policy), day)
+            if choice.category is None or choice.manual:
+                grant = eligibility.reach_back_grant(records, day, policy)
+                if grant is not None:  # a later approval reaches back to this date: 医后救助
+                    choice = eligibility.choose(policy, {grant["cat"]: grant}, day)
+                    mode = "manual"
+        if choice.category is None:
+            return self._refuse(s, policy, "not_eligible", choice.refusal, event_id)
+        if choice.manual:
+            return self._refuse(s, policy, "manual_review", choice.manual, event_id, choice.category)
+        refusal = admission.refusal(policy, s)
+        if refusal:
+            return self._refuse(s, policy, "rejected", refusal, event_id, choice.category)
+        assert choice.key is not None
+        return self._assist(view, policy, s, event_id, choice, mode)
+
+    def _assist(self, view: PersonView, policy: Policy, s: Settlement, event_id: str,
+                choice: Choice, mode: str) -> Decision:
+        cat, key = choice.category, choice.key
+        assert cat is not None and key is not None
+        year = s.year
+        residence = s.residence or eligibility.residence(view.eligibility())
+        base = s.inscp_fen if not s.insured else s.inscp_fen - s.fund_fen
+        ln = next(x for x in policy.lines if x.when(s, residence))  # the schema demands a catch-all
+        moved: dict[str, int] = {}
+        lines: list[DecisionLine] = []
+        reg = regular(view, policy, ln, year, key, cat, base, moved)
+        burden = base
+        if reg is not None:
+            lines.append(reg)
+            burden -= reg["amount_fen"]
+            sups = supplements(view, policy, ln.rule, s, residence, year, key, cat, burden, moved)
+            lines.extend(sups)
+            burden -= sum(x["amount_fen"] for x in sups)
+        if ln.burden:
+            t = tilt(view, policy, s, residence, year, key, burden, moved)
+            if t is not None:
+                lines.append(t)
+        d = decision("settlement", event_id, s.psn_no, "paid", setl_id=s.setl_id,
+                     policy_id=policy.policy_id, lines=lines, category=cat,
+                     settlement_mode=mode, setl_date=s.setl_date, year=year,
+                     payer=routing.payer(policy, s.admdvs),
+                     payee=routing.settlement_payee(policy, s, mode, choice.payee),
+                     fixmedins_code=s.fixmedins_code, insuplc_admdvs=s.admdvs)
+        d["_moved"] = moved  # taken off by _record; never on the wire
+        return d
+
+    def _refuse(self, s: Settlement, policy: Policy | None, status: str, reason: str | None,
+                event_id: str | None = None, category: str | None = None) -> Decision:
+        return decision("settlement", event_id or s.event_id, s.psn_no, status, setl_id=s.setl_id,
+                        policy_id=policy.policy_id if policy else None, reason=reason,
+                        category=category, settlement_mode=s.settlement_mode,
+                        setl_date=s.setl_date, year=s.year, payer=None, payee=None,
+                        fixmedins_code=s.fixmedins_code, insuplc_admdvs=s.admdvs)
+
+    @staticmethod
+    def _record(d: Decision, s: Settlement, policy: Policy | None) -> SettlementRecord:
+        """What a reversal or a later approval needs to know of this settlement."""
+        assisted = d["status"] in ASSISTED
+        rec: SettlementRecord = {
+            "st": d["status"], "d": s.setl_date, "t": s.setl_time, "pol": d["policy_id"],
+            "eid": d["event_id"], "mv": d.pop("_moved", {}),
+            "paid": {ln["rule"]: ln["amount_fen"] for ln in d["lines"] if ln["amount_fen"]},
+            "payee": d["payee"], "payer": d["payer"], "mode": d["settlement_mode"],
+            "fix": s.fixmedins_code, "adm": s.admdvs, "cat": d["category"],
+        }
+        # Only a policy that reaches back needs the event itself, and only while unassisted.
+        if not assisted and policy is not None and policy.reach_back_months and d["status"] != "rejected":
+            rec["raw"] = s.raw
+        return rec
+
+    # ---- reversals --------------------------------------------------------------------------
+
+    def _reversal(self, view: PersonView, r: Reversal) -> Decision:
+        rec = view.settlement(r.setl_id)
+        base: dict[str, Any] = {"setl_id": r.setl_id}
+        if rec is None:
+            return decision("reversal", r.event_id, r.psn_no, "rejected", reason="unknown_settlement", **base)
+        if rec["st"] == "reversed":
+            return decision("reversal", r.event_id, r.psn_no, "rejected", reason="already_reversed",
+                            policy_id=rec["pol"], **base)
+        scratch: dict[str, int] = {}
+        for key, delta in rec["mv"].items():
+            view.add(key, -delta, scratch)
+        lines = [line(rule, 0, 0, None, -amount, None) for rule, amount in rec["paid"].items()]
+        view.put_settlement(r.setl_id, {**rec, "st": "reversed", "mv": {}, "paid": {}, "raw": None})
+        reversed_on = r.setl_time[:10] if r.setl_time else rec["d"]
+        return decision("reversal", r.event_id, r.psn_no, "reversed", policy_id=rec["pol"],
+                        lines=lines, category=rec["cat"], settlement_mode=rec["mode"],
+                        setl_date=rec["d"], year=int(rec["d"][:4]), payer=rec["payer"],
+                        payee=rec["payee"], fixmedins_code=rec["fix"], insuplc_admdvs=rec["adm"],
+                        reverses=rec["eid"], reversed_on=reversed_on, **base)
+
+    # ---- eligibility and reach-back ---------------------------------------------------------
+
+    def _eligibility(self, view: PersonView, ev: Eligibility) -> list[Decision]:
+        rec = eligibility.record(ev, len(view.eligibility()))
+        view.change.eligibility_add.append(rec)
+        policy = self.book.route(ev.admdvs, ev.reported_at)
+        if (ev.action != "grant" or policy is None or not policy.reach_back_months
+                or ev.category not in policy.application_categories):
+            return []
+        start, end = eligibility.reach_back_window(rec, policy.reach_back_months)
+        waiting = sorted(
+            (r["d"], r["t"], sid) for sid, r in view.all_settlements().items()
+            if r.get("raw") and r["st"] not in ASSISTED and r["st"] != "reversed"
+            and start <= r["d"] <= end
+        )
+        out = []
+        for _, _, sid in waiting:
+            old = view.settlement(sid)
+            assert old is not None
+            s = parse_event(old["raw"])
+            assert isinstance(s, Settlement)
+            p = self.book.route(s.admdvs, s.setl_date)
+            if p is None or ev.category not in p.categories:
+                continue  # nothing before the policy's start is reached
+            forced = eligibility.choose(p, {ev.category: rec}, s.setl_date)
+            d = self._evaluate(view, p, s, ev.event_id, forced, "manual")
+            if d["status"] in ASSISTED:
+                view.put_settlement(sid, self._record(d, s, p))
+                out.append(d)
+        return out
+
+    # ---- enrollments ------------------------------------------------------------------------
+
+    def _enrollment(self, view: PersonView, e: Enrollment) -> Decision:
+        day = e.enrolled_at or f"{e.year}-01-01"
+        policy = self.book.route(e.admdvs, day)
+
+        def refuse(status: str, reason: str, category: str | None = None) -> Decision:
+            return decision("enrollment", e.event_id, e.psn_no, status, reason=reason, year=e.year,
+                            policy_id=policy.policy_id if policy else None, category=category,
+                            insuplc_admdvs=e.admdvs, payer=None, payee=None)
+
+        if policy is None:
+            return refuse("rejected", "no_policy_in_force")
+        if e.insutype not in policy.premium_insutypes:
+            return refuse("not_eligible", "not_resident_insurance")
+        choice = eligibility.choose(policy, eligibility.active(view.eligibility(), day, policy), day,
+                                    need_class=False)
+        if choice.category is None:
+            return refuse("not_eligible", choice.refusal or "no_category")
+        if choice.manual:
+            return refuse("manual_review", choice.manual, choice.category)
+        rule = policy.premium.get(choice.category)
+        if rule is None:
+            return refuse("not_eligible", "no_premium_subsidy_for_category", choice.category)
+        done_key = f"{e.year}:premium_subsidies"
+        if view.acc(done_key):
+            return refuse("rejected", "duplicate_enrollment", choice.category)
+        residence = e.residence or eligibility.residence(view.eligibility())
+        try:
+            ln = premium.subsidy(policy, rule, e, residence)
+        except premium.ManualReview as mr:
+            return refuse("manual_review", str(mr), choice.category)
+        view.add(done_key, 1, {})
+        return decision("enrollment", e.event_id, e.psn_no, "paid", policy_id=policy.policy_id,
+                        lines=[ln], category=choice.category, year=e.year, insuplc_admdvs=e.admdvs,
+                        payer=routing.payer(policy, e.admdvs), payee=routing.premium_payee(policy, e.admdvs))

@@ -1,0 +1,251 @@
+"""Typed events parsed from the wire contract, checked once at the edge.
+
+The JSON Schemas in `schemas/` are the contract's machine-readable form; they
+are compiled once (fastjsonschema) and then the few rules a schema cannot say
+(amount arithmetic, dates that exist) are checked here. A failure raises
+`InvalidEvent` whose message starts with the field it is about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from medassist.engine.dates import is_date, shanghai_date
+from medassist.engine.money import MoneyError, to_fen
+from medassist.schemas import load_schema
+
+FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
+
+
+class InvalidEvent(ValueError):
+    """The event breaks the contract; str() is the decision's `reason` ("field: why")."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(f"{field}: {why}")
+        self.field = field
+        self.why = why
+
+
+@dataclass(slots=True)
+class Settlement:
+    event_id: str
+    setl_id: str
+    psn_no: str
+    admdvs: str
+    fixmedins_code: str
+    hosp_lv: str | None
+    designated: bool
+    med_type: str
+    opsp_kind: str | None
+    dise_codg: str  # normalised ICD-10: upper case, no dots
+    special_disease: bool
+    major_disease: bool
+    gend: str | None
+    age: int | None
+    begndate: str
+    setl_time: str
+    setl_date: str
+    medfee_fen: int
+    inscp_fen: int
+    fund_fen: int  # basic + critical illness + other insurance funds
+    insured: bool
+    emergency: bool
+    referral: bool
+    location: str
+    remote_reg_date: str | None
+    settlement_mode: str
+    insutype: str
+    residence: str | None
+    inpatient_rated: bool
+    raw: dict[str, Any]
+
+    @property
+    def year(self) -> int:
+        return int(self.setl_date[:4])
+
+    @property
+    def inpatient(self) -> bool:
+        return self.med_type.startswith("2")
+
+
+@dataclass(slots=True)
+class Eligibility:
+    event_id: str
+    psn_no: str
+    admdvs: str
+    category: str
+    action: str
+    reported_at: str
+    dibao_class: str | None
+    applied_at: str | None
+    residence: str | None
+
+
+@dataclass(slots=True)
+class Reversal:
+    event_id: str
+    setl_id: str
+    psn_no: str
+    admdvs: str
+    setl_time: str | None
+
+
+@dataclass(slots=True)
+class Enrollment:
+    event_id: str
+    psn_no: str
+    admdvs: str
+    year: int
+    insutype: str
+    tier: int
+    contribution_fen: int
+    tier1_contribution_fen: int
+    enrolled_at: str | None
+    residence: str | None
+
+
+Event = Settlement | Eligibility | Reversal | Enrollment
+
+_REQUIRED = re.compile(r"must contain \[(.*?)\] properties")
+
+
+def _validator(name: str) -> Callable[[dict[str, Any]], Any]:
+    return fastjsonschema.compile(load_schema(name))  # type: ignore[no-any-return]
+
+
+_VALIDATORS = {n: _validator(n) for n in ("settlement", "eligibility", "reversal", "enrollment")}
+
+
+def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
+                  obj: dict[str, Any]) -> InvalidEvent:
+    if _REQUIRED.search(exc.message) and exc.name == "data":
+        missing = [k for k in load_schema(kind)["required"] if k not in obj]
+        if missing:
+            more = f" (also {', '.join(missing[1:])})" if missing[1:] else ""
+            return InvalidEvent(missing[0], "missing" + more)
+    field = (exc.name or "data").removeprefix("data").lstrip(".") or "event"
+    why = exc.message.removeprefix(exc.name or "").strip() if exc.name else exc.message
+    return InvalidEvent(field.split("[")[0], why or "invalid")
+
+
+def fingerprint(obj: dict[str, Any]) -> str:
+    """Content hash of an event, to tell a redelivery from a clash of event ids."""
+    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+
+
+def _fen(d: dict[str, Any], key: str) -> int:
+    v = d.get(key)
+    if v is None:
+        return 0
+    try:
+        return to_fen(v)
+    except MoneyError as e:
+        raise InvalidEvent(key, str(e)) from None
+
+
+def _date(d: dict[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    if not is_date(v):
+        raise InvalidEvent(key, "not a calendar date")
+    return str(v)
+
+
+def normalise_icd(code: str | None) -> str:
+    """'c50.901' -> 'C50901': upper case, dots and spaces dropped (prefix matching follows)."""
+    if not code:
+        return ""
+    return code.upper().replace(".", "").replace(" ", "")
+
+
+def parse_event(obj: object) -> Event:
+    """A wire object (already JSON-decoded) to a typed event, or InvalidEvent."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent("event", "not a JSON object")
+    kind = obj.get("type")
+    validate = _VALIDATORS.get(kind) if isinstance(kind, str) else None
+    if validate is None:
+        raise InvalidEvent("type", f"unknown event type {kind!r}")
+    try:
+        validate(obj)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _schema_error(exc, kind, obj) from None
+    if kind == "settlement":
+        return _settlement(obj)
+    if kind == "eligibility":
+        return _eligibility(obj)
+    if kind == "reversal":
+        return _reversal(obj)
+    return _enrollment(obj)
+
+
+def _settlement(d: dict[str, Any]) -> Settlement:
+    try:
+        setl_date = shanghai_date(d["setl_time"])
+    except ValueError:
+        raise InvalidEvent("setl_time", "not an ISO 8601 time with offset") from None
+    medfee, inscp = _fen(d, "medfee_sumamt"), _fen(d, "inscp_scp_amt")
+    funds = 0
+    for k in FUNDS:
+        funds += _fen(d, k)
+    if inscp > medfee:
+        raise InvalidEvent("inscp_scp_amt", "more than medfee_sumamt")
+    if funds > inscp:
+        raise InvalidEvent("inscp_scp_amt", "less than the fund payments on it")
+    begndate = _date(d, "begndate") or setl_date
+    if begndate > setl_date:
+        raise InvalidEvent("begndate", "after the settlement date")
+    hosp_lv = d.get("hosp_lv")
+    return Settlement(
+        event_id=d["event_id"], setl_id=d["setl_id"], psn_no=d["psn_no"],
+        admdvs=d["insuplc_admdvs"], fixmedins_code=d["fixmedins_code"],
+        hosp_lv=None if hosp_lv is None else str(hosp_lv), designated=d.get("designated", True),
+        med_type=d["med_type"], opsp_kind=d.get("opsp_kind"),
+        dise_codg=normalise_icd(d.get("dise_codg")),
+        special_disease=d.get("special_disease", False), major_disease=d.get("major_disease", False),
+        gend=d.get("gend"), age=d.get("age"), begndate=begndate, setl_time=d["setl_time"],
+        setl_date=setl_date, medfee_fen=medfee, inscp_fen=inscp, fund_fen=funds,
+        insured=d.get("insured", True), emergency=d.get("emergency", False),
+        referral=d.get("referral", False), location=d.get("location", "local"),
+        remote_reg_date=_date(d, "remote_reg_date"),
+        settlement_mode=d.get("settlement_mode", "direct"), insutype=d.get("insutype", "390"),
+        residence=d.get("residence"), inpatient_rated=d.get("inpatient_rated", False), raw=d,
+    )
+
+
+def _eligibility(d: dict[str, Any]) -> Eligibility:
+    reported = _date(d, "reported_at")
+    applied = _date(d, "applied_at")
+    assert reported is not None
+    if applied is not None and applied > reported:
+        raise InvalidEvent("applied_at", "after reported_at (the approval)")
+    return Eligibility(d["event_id"], d["psn_no"], d["insuplc_admdvs"], d["category"], d["action"],
+                       reported, d.get("dibao_class"), applied, d.get("residence"))
+
+
+def _reversal(d: dict[str, Any]) -> Reversal:
+    ts = d.get("setl_time")
+    if ts is not None:
+        try:
+            shanghai_date(ts)
+        except ValueError:
+            raise InvalidEvent("setl_time", "not an ISO 8601 time with offset") from None
+    return Reversal(d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], ts)
+
+
+def _enrollment(d: dict[str, Any]) -> Enrollment:
+    contribution = _fen(d, "contribution")
+    tier1 = _fen(d, "tier1_contribution") if d.get("tier1_contribution") is not None else contribution
+    enrolled = _date(d, "enrolled_at")
+    if enrolled is not None and int(enrolled[:4]) not in (d["year"], d["year"] - 1):
+        raise InvalidEvent("enrolled_at", "not in the contribution year or the year before")
+    return Enrollment(d["event_id"], d["psn_no"], d["insuplc_admdvs"], d["year"], d["insutype"],
+                      d.get("tier", 1), contribution, tier1, enrolled, d.get("residence"))

@@ -1,0 +1,132 @@
+"""Who holds which category on a given day, and which one a decision uses.
+
+Eligibility records are kept as they arrive; when a grant or a revocation takes
+effect is judged by the policy deciding the settlement (Qinhuangdao: the 1st of
+the month after the list; elsewhere and for application-based categories: the
+approval date). A person with several categories is assisted under the single
+most favourable one (就高不就低), by the digest's fixed rank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medassist.engine.dates import add_days, first_of_next_month, months_before
+from medassist.engine.events import Eligibility
+from medassist.engine.policy import Policy
+from medassist.engine.state import EligibilityRecord
+
+# Most favourable first; equal numbers are ties (digest: "Multiple identities").
+RANK = {
+    "tekun": 0, "orphan": 0, "unsupported_child": 0,
+    "dibao": 1,
+    "returned_to_poverty": 2,
+    "monitored_rural": 3, "poverty_alleviated": 3,
+    "dibao_edge": 4,
+    "illness_poverty": 5,
+}
+ORDER = {c: i for i, c in enumerate(RANK)}  # a stable last resort between true equals
+
+
+def record(ev: Eligibility, seq: int) -> EligibilityRecord:
+    return {"cat": ev.category, "act": ev.action, "rep": ev.reported_at, "app": ev.applied_at,
+            "cls": ev.dibao_class, "res": ev.residence, "adm": ev.admdvs, "seq": seq}
+
+
+def effective_date(rec: EligibilityRecord, policy: Policy) -> str:
+    if policy.takes_effect == "next_month" and rec["cat"] not in policy.application_categories:
+        return first_of_next_month(rec["rep"])
+    return rec["rep"]  # type: ignore[no-any-return]
+
+
+def active(records: list[EligibilityRecord], day: str, policy: Policy) -> dict[str, EligibilityRecord]:
+    """Categories in force on `day` under `policy`: the last grant not revoked since."""
+    timeline = []
+    for rec in records:
+        if policy.covers(rec["adm"]):
+            eff = effective_date(rec, policy)
+            if eff <= day:
+                timeline.append((eff, rec["seq"], rec))
+    timeline.sort(key=lambda t: (t[0], t[1]))
+    held: dict[str, EligibilityRecord] = {}
+    for _, _, rec in timeline:
+        if rec["act"] == "grant":
+            held[rec["cat"]] = rec
+        else:
+            held.pop(rec["cat"], None)
+    return held
+
+
+def reach_back_window(rec: EligibilityRecord, months: int) -> tuple[str, str]:
+    """[first, last] settlement dates an approval reaches back to (医后救助)."""
+    start = months_before(rec["app"] or rec["rep"], months)
+    return start, add_days(rec["rep"], -1)
+
+
+def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy) -> EligibilityRecord | None:
+    """An approval whose reach-back window holds `day` (and is not revoked since)."""
+    if not policy.reach_back_months:
+        return None
+    revoked_after = {r["cat"]: r["seq"] for r in records if r["act"] == "revoke"}
+    best = None
+    for rec in records:
+        if (rec["act"] != "grant" or rec["cat"] not in policy.application_categories
+                or not policy.covers(rec["adm"]) or revoked_after.get(rec["cat"], -1) > rec["seq"]):
+            continue
+        start, end = reach_back_window(rec, policy.reach_back_months)
+        if start <= day <= end and (best is None or RANK[rec["cat"]] < RANK[best["cat"]]):
+            best = rec
+    return best
+
+
+def residence(records: list[EligibilityRecord]) -> str | None:
+    """The household registration civil affairs last told us of."""
+    for rec in reversed(records):
+        if rec["res"]:
+            return rec["res"]  # type: ignore[no-any-return]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    category: str | None  # None: the person holds no category the policy names
+    key: str | None  # rate key (Lanzhou dibao: its class); None when manual review
+    manual: str | None  # reason for manual review, if the engine cannot decide
+    payee: str | None = None
+    refusal: str | None = None  # not_eligible reason when category is None
+
+
+def _assess(policy: Policy, cat: str, rec: EligibilityRecord, day: str,
+            need_class: bool) -> tuple[str | None, str | None]:
+    """(rate key, manual-review reason) of one held category under the policy on `day`."""
+    rule = policy.categories[cat]
+    if rule.manual_review:
+        return None, rule.manual_review
+    if rule.until is not None and day > rule.until:
+        return None, rule.after or "category_expired"
+    if rule.classes is not None and need_class:
+        cls = rec.get("cls")
+        if cls is None or cls not in rule.classes:
+            return None, rule.class_missing or "class_missing"
+        return rule.classes[cls], None
+    return cat, None
+
+
+def _class_rank(key: str | None) -> int:
+    return 0 if key is None else (1 if key.endswith("_b") else 0)
+
+
+def choose(policy: Policy, held: dict[str, EligibilityRecord], day: str, need_class: bool = True) -> Choice:
+    named = {c: r for c, r in held.items() if c in policy.categories}
+    if not named:
+        return Choice(None, None, None, refusal="category_not_covered" if held else "no_category")
+    best = None
+    for cat, rec in named.items():
+        key, manual = _assess(policy, cat, rec, day, need_class)
+        # Rank first; within a rank, dibao class A before B; on a tie, the category with numbers wins.
+        sort_key = (RANK[cat], _class_rank(key) if manual is None else 2, manual is not None, ORDER[cat])
+        if best is None or sort_key < best[0]:
+            best = (sort_key, cat, key, manual)
+    assert best is not None
+    _, cat, key, manual = best
+    return Choice(cat, key, manual, payee=policy.categories[cat].payee)

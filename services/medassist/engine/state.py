@@ -1,0 +1,90 @@
+"""A person's state as the engine sees it, and the change one event makes to it.
+
+The engine never writes a store: it reads a `PersonState` snapshot through a
+`PersonView`, which collects every change in a `StateChange`. The in-memory
+store (replay) and the Redis store (workers) apply that change, the latter
+atomically. Everything here is plain JSON-able data so both stores hold it as is.
+
+Accumulator keys are "<year>:<name>", e.g. "2023:ded:inpatient", "2023:cap:regular_total",
+"2023:burden", "2023:tilt_paid": every annual figure restarts with the year in its key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SettlementRecord = dict[str, Any]
+EligibilityRecord = dict[str, Any]
+
+
+@dataclass(slots=True)
+class PersonState:
+    acc: dict[str, int] = field(default_factory=dict)
+    settlements: dict[str, SettlementRecord] = field(default_factory=dict)
+    eligibility: list[EligibilityRecord] = field(default_factory=list)
+    events: dict[str, str] = field(default_factory=dict)  # event_id -> content fingerprint
+
+
+@dataclass(slots=True)
+class StateChange:
+    acc: dict[str, int] = field(default_factory=dict)  # increments
+    settlements: dict[str, SettlementRecord] = field(default_factory=dict)  # replaced whole
+    eligibility_add: list[EligibilityRecord] = field(default_factory=list)  # appended
+    events: dict[str, str] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        return not (self.acc or self.settlements or self.eligibility_add or self.events)
+
+
+class PersonView:
+    """Snapshot plus the change under construction: reads see the change."""
+
+    __slots__ = ("snap", "change")
+
+    def __init__(self, snap: PersonState) -> None:
+        self.snap = snap
+        self.change = StateChange()
+
+    def acc(self, key: str) -> int:
+        return self.snap.acc.get(key, 0) + self.change.acc.get(key, 0)
+
+    def add(self, key: str, delta: int, moved: dict[str, int]) -> None:
+        """Add to an accumulator and remember it in `moved` (what a reversal must undo)."""
+        if delta:
+            self.change.acc[key] = self.change.acc.get(key, 0) + delta
+            moved[key] = moved.get(key, 0) + delta
+
+    def settlement(self, setl_id: str) -> SettlementRecord | None:
+        rec = self.change.settlements.get(setl_id)
+        return rec if rec is not None else self.snap.settlements.get(setl_id)
+
+    def put_settlement(self, setl_id: str, rec: SettlementRecord) -> None:
+        self.change.settlements[setl_id] = rec
+
+    def all_settlements(self) -> dict[str, SettlementRecord]:
+        if not self.change.settlements:
+            return self.snap.settlements
+        return {**self.snap.settlements, **self.change.settlements}
+
+    def eligibility(self) -> list[EligibilityRecord]:
+        if not self.change.eligibility_add:
+            return self.snap.eligibility
+        return self.snap.eligibility + self.change.eligibility_add
+
+    def seen(self, event_id: str) -> str | None:
+        return self.change.events.get(event_id) or self.snap.events.get(event_id)
+
+
+def apply_change(state: PersonState, change: StateChange) -> None:
+    """What the in-memory store does; the Redis store's Lua script does the same."""
+    acc = state.acc
+    for k, d in change.acc.items():
+        v = acc.get(k, 0) + d
+        if v:
+            acc[k] = v
+        else:
+            acc.pop(k, None)
+    state.settlements.update(change.settlements)
+    state.eligibility.extend(change.eligibility_add)
+    state.events.update(change.events)
