@@ -18,7 +18,7 @@ import fastjsonschema
 import orjson
 
 from medassist.engine.dates import is_date, shanghai_date
-from medassist.engine.money import MoneyError, to_fen
+from medassist.engine.money import MAX_FEN, MoneyError, to_fen
 from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
@@ -144,6 +144,12 @@ def _fen(d: dict[str, Any], key: str) -> int:
     v = d.get(key)
     if v is None:
         return 0
+    if v.__class__ is str and len(v) <= 11:
+        # The schema has vetted the digits (<= 12 before the point, <= 2 after): the common case.
+        whole, _, frac = v.partition(".")
+        fen = int(whole) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
+        if fen <= MAX_FEN:
+            return fen
     try:
         return to_fen(v)
     except MoneyError as e:

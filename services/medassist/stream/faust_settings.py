@@ -1,0 +1,67 @@
+"""faust-streaming App settings that work against Tansu (and real Kafka).
+
+Measured on Tansu 0.6.0 + faust-streaming 0.15.3 + aiokafka 0.14 (see TANSU_NOTES.md).
+Why each setting is here:
+- processing_guarantee at_least_once: faust's exactly_once needs Kafka transactions,
+  which Tansu's memory engine refuses, and it could never cover the Redis writes anyway.
+- store memory://: we keep no faust Tables (state lives in Redis); no RocksDB, no
+  changelog topics, no table recovery (faust #651/#432).
+- topic_allow_declare False: topics are created by `ensure_topics` with the partition
+  count we chose; faust must not create (or re-create) anything on its own.
+- topic_disable_leader True: no `<id>-__assignor-__leader` topic (we need no leader).
+- web_enabled False: no HTTP port per worker (two workers on one host would clash).
+- fast mode: short session/heartbeat/rebalance timeouts so a killed worker's partitions
+  move within seconds in tests; production keeps Kafka-like defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def faust_app_kwargs(bootstrap: str, group_id: str, *, fast: bool = False,
+                     datadir: str | Path | None = None) -> dict[str, Any]:
+    """Keyword arguments for `faust.App(group_id, **kwargs)`.
+
+    faust uses the App id as the Kafka consumer group id, so `group_id` must be
+    passed as the App's first argument. `datadir` keeps faust's per-app directory
+    out of the working directory (tests give each worker its own).
+    """
+    servers = ";".join(f"kafka://{hp}" for hp in bootstrap.split(","))
+    kw: dict[str, Any] = {
+        "broker": servers,
+        "store": "memory://",
+        "processing_guarantee": "at_least_once",
+        "topic_allow_declare": False,
+        "topic_disable_leader": True,
+        "web_enabled": False,
+        "autodiscover": False,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,  # all in-sync replicas (faust's own producer is not idempotent)
+        "broker_max_poll_records": 500,  # bounded batches ease rebalance loops (notes)
+        "stream_wait_empty": True,  # drain in-flight events before giving partitions up
+        "worker_redirect_stdouts": False,
+    }
+    if datadir is not None:
+        kw["datadir"] = str(datadir)
+    if fast:
+        kw.update({
+            "broker_session_timeout": 3.0,  # dead member detected after ~3 s
+            "broker_heartbeat_interval": 0.5,
+            "broker_rebalance_timeout": 6.0,  # how long a join waits for slow members
+            "broker_request_timeout": 10.0,  # must be >= session timeout (faust checks)
+            "broker_max_poll_interval": 10.0,
+            "broker_commit_interval": 0.5,  # fewer redeliveries after a kill
+            "stream_processing_timeout": 5.0,
+        })
+    else:
+        kw.update({
+            "broker_session_timeout": 10.0,
+            "broker_heartbeat_interval": 2.0,
+            "broker_rebalance_timeout": 30.0,
+            "broker_request_timeout": 40.0,
+            "broker_max_poll_interval": 300.0,
+            "broker_commit_interval": 1.0,
+        })
+    return kw
