@@ -16,7 +16,7 @@ CITIES = {
     "130300": (["130302", "130303", "130304", "130321"], 2023,
                ["tekun", "dibao", "dibao_edge", "monitored_rural", "illness_poverty", None]),
     "210400": (["210402", "210403", "210421"], 2023, ["tekun", "dibao", "dibao_edge", None]),
-    "500154": (["500154"], 2023, ["tekun", "dibao", "returned_to_poverty", "monitored_rural",
+    "500154": (["500154"], 2024, ["tekun", "dibao", "returned_to_poverty", "monitored_rural",
                                   "dibao_edge", "illness_poverty", None]),
     "620100": (["620102", "620103", "620121"], 2023,
                ["tekun", "orphan", "dibao", "returned_to_poverty", "monitored_rural",

@@ -1,0 +1,152 @@
+"""The worker's core: a batch of input messages -> state applied in Redis -> output messages.
+
+Independent of faust so that it can be tested, and fault-injected, on its own.
+Delivery is at least once; effects are exactly once: an event is applied by one
+atomic script or not at all, and a redelivered event re-publishes the outputs
+stored with it, so the same input always yields the same messages and ids.
+Per-person order holds: events of one person are decided in arrival order,
+each on the state its predecessor left.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from medassist.engine.decide import Engine
+from medassist.engine.decision import Decision, invalid
+from medassist.engine.events import Event, InvalidEvent, fingerprint, parse_event
+from medassist.engine.state import apply_change
+from medassist.ops.metrics import Metrics
+from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
+from medassist.stream import deadletter, instructions
+from medassist.stream.topics import Topics
+
+
+@dataclass(slots=True)
+class InMessage:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int | None = None
+
+
+@dataclass(slots=True)
+class OutMessage:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class PersistentConflict(RuntimeError):
+    """Another writer keeps changing a person under us: stop rather than skip an event."""
+
+
+def decode(m: InMessage) -> tuple[Event | None, str, list[Decision]]:
+    """(event, fingerprint, []) or (None, '', [invalid decision])."""
+    try:
+        obj: Any = orjson.loads(m.value)
+    except orjson.JSONDecodeError:
+        return None, "", [invalid(None, "event: not valid JSON")]
+    if not isinstance(obj, dict):
+        return None, "", [invalid(None, "event: not a JSON object")]
+    fp = fingerprint(obj)
+    try:
+        return parse_event(obj), fp, []
+    except InvalidEvent as e:
+        return None, "", [invalid(obj, str(e))]
+
+
+class Processor:
+    def __init__(self, engine: Engine, store: RedisStore, topics: Topics, metrics: Metrics,
+                 max_attempts: int = 8) -> None:
+        self.engine = engine
+        self.store = store
+        self.topics = topics
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+
+    async def handle(self, batch: list[InMessage]) -> list[OutMessage]:
+        results: list[list[Decision]] = [[] for _ in batch]
+        todo: dict[str, list[tuple[int, Event, str]]] = {}
+        for i, m in enumerate(batch):
+            ev, fp, bad = decode(m)
+            if ev is None:
+                results[i] = bad
+            else:
+                todo.setdefault(ev.psn_no, []).append((i, ev, fp))
+        for _ in range(self.max_attempts):
+            if not todo:
+                break
+            todo = await self._attempt(todo, results)
+        else:
+            raise PersistentConflict(f"persons still conflicting after {self.max_attempts} attempts")
+        return self._outputs(batch, results)
+
+    async def _attempt(self, todo: dict[str, list[tuple[int, Event, str]]],
+                       results: list[list[Decision]]) -> dict[str, list[tuple[int, Event, str]]]:
+        snaps = await self.store.load_many(list(todo))
+        items = []
+        applied: list[tuple[str, int, Event, str, list[Decision]]] = []
+        redelivered: list[tuple[str, int, Event]] = []
+        for psn, evs in todo.items():
+            snap = snaps[psn]
+            ver = snap.version
+            for i, ev, fp in evs:
+                decisions, change = self.engine.decide(snap.state, ev, fp)
+                if change.empty():
+                    if decisions:  # a reused event id: nothing to store, only to report
+                        results[i] = decisions
+                    else:  # already applied: publish again what was decided then
+                        redelivered.append((psn, i, ev))
+                    continue
+                items.append((psn, ver, ev.event_id, fp, change, orjson.dumps(decisions)))
+                applied.append((psn, i, ev, fp, decisions))
+                apply_change(snap.state, change)
+                ver += 1
+        retry: dict[str, list[tuple[int, Event, str]]] = {}
+        for (psn, i, ev, fp, decisions), (code, _) in zip(applied, await self.store.apply_many(items),
+                                                           strict=True):
+            if code == APPLIED:
+                results[i] = decisions
+            elif code == ALREADY_DONE:
+                redelivered.append((psn, i, ev))
+            elif code == CONFLICT:
+                self.metrics.conflicts.inc()
+                retry.setdefault(psn, []).append((i, ev, fp))
+        for psn, i, ev in redelivered:
+            self.metrics.redeliveries.inc()
+            stored = await self.store.outputs(psn, ev.event_id)
+            results[i] = orjson.loads(stored) if stored else []
+        return retry
+
+    def _outputs(self, batch: list[InMessage], results: list[list[Decision]]) -> list[OutMessage]:
+        out: list[OutMessage] = []
+        t = self.topics
+        m_ = self.metrics
+        now = time.time()
+        for m, decisions in zip(batch, results, strict=True):
+            if m.timestamp_ms:
+                m_.latency.observe(max(0.0, now - m.timestamp_ms / 1000))
+            for d in decisions:
+                key = d["psn_no"].encode() if d["psn_no"] else m.key
+                out.append(OutMessage(t.decisions, key, orjson.dumps(d)))
+                m_.events.labels(d["type"] or "unknown", d["status"]).inc()
+                ins = instructions.build(d)
+                if ins is not None:
+                    out.append(OutMessage(t.instructions, key, orjson.dumps(ins)))
+                    m_.instructions.labels(ins["kind"]).inc()
+                    for ln in d["lines"]:
+                        if ln["amount_fen"] > 0:
+                            m_.assistance.labels(d["policy_id"], ln["rule"]).inc(ln["amount_fen"])
+                        elif ln["amount_fen"] < 0:
+                            m_.clawbacks.labels(d["policy_id"], ln["rule"]).inc(-ln["amount_fen"])
+                if deadletter.is_dead(d):
+                    dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value)
+                    out.append(OutMessage(t.deadletters, key, orjson.dumps(dl)))
+                    m_.dead_letters.labels(dl["reason_code"]).inc()
+        return out
