@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
-
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.stream.topics import Topics, ensure_topics
 
@@ -32,7 +31,7 @@ N_EVENTS = 3000
 PERSONS = 60
 RATE = 400  # events/s offered while the kill happens
 KILL_AFTER_S = 2.5
-REBALANCE_BOUND_S = 15.0  # session 3 s + join; measured ~4-5 s (TANSU_NOTES.md)
+REBALANCE_BOUND_S = 10.0  # session 2 s + ~1-2 s join; measured ~3-4 s (TANSU_NOTES.md)
 
 
 def _start_worker(wid: str, env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
@@ -121,6 +120,7 @@ def test_two_faust_workers_share_partitions_and_survive_kill9(
             return ts > kill_wall and parts == list(range(PARTITIONS))
         _wait(a_owns_all_after_kill, 60, "A to take over after kill -9", tmp_path)
         figures["rebalance_after_kill9_s"] = round(_latest_assignments(r)["A"][0] - kill_wall, 2)
+        assert figures["rebalance_after_kill9_s"] < REBALANCE_BOUND_S
         feeder.join(60)
         assert not feeder.is_alive()
         producer.close()
@@ -129,16 +129,26 @@ def test_two_faust_workers_share_partitions_and_survive_kill9(
               90, "every event processed", tmp_path)
         time.sleep(1.0)  # let any late redelivery show up before counting
         recs = [json.loads(x) for x in r.lrange("processed", 0, -1)]
+        (tmp_path / "processed.json").write_text(json.dumps(
+            {"kill_wall": kill_wall, "b_parts": sorted(b_parts), "recs": recs,
+             "assign": [json.loads(x) for x in r.lrange("assign", 0, -1)]}))
 
         # no loss
         ids = Counter(rec[1] for rec in recs)
         assert set(ids) == {f"E{i}" for i in range(N_EVENTS)}
-        # duplicates only for events B processed before it died, replayed by A
+        # duplicates (at-least-once) only for work done before the takeover: the killed
+        # worker's uncommitted events, and the survivor's own acked-but-uncommitted
+        # events on revoke (faust does not commit on revoke, #502); each at most twice
+        takeover = _latest_assignments(r)["A"][0]
+        first_at: dict[str, float] = {}
+        for rec in recs:
+            first_at.setdefault(rec[1], rec[6])
         dups = {eid for eid, n in ids.items() if n > 1}
-        by_b = {rec[1] for rec in recs if rec[0] == "B"}
-        assert dups <= by_b
         assert all(ids[e] == 2 for e in dups)
-        assert all(rec[4] in b_parts for rec in recs if rec[1] in dups)
+        assert all(first_at[e] < takeover for e in dups)
+        by_b = {rec[1] for rec in recs if rec[0] == "B"}
+        figures["dups_from_killed"] = len(dups & by_b)
+        figures["dups_from_survivor_revoke"] = len(dups - by_b)
         # per-person order of first processing follows production order
         first_seq: dict[str, list[int]] = defaultdict(list)
         seen: set[str] = set()

@@ -90,3 +90,42 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int = 1,
 def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
     described = admin.describe_topics(names)  # type: ignore[attr-defined]
     return {t["name"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
+
+
+def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
+    """True end offset (high watermark) of every partition of `topic`.
+
+    Tansu 0.6.0 answers ListOffsets(latest) with the last *batch's* base offset + 1,
+    so after a multi-record batch it under-reports (10 records in one batch -> 1).
+    Its Fetch responses carry the right high watermark, so: ListOffsets, then fetch
+    from just before that offset and read the high watermark the fetch reports.
+    Safe on real Kafka too (there both numbers agree).
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             group_id=None, client_id="medassist-end-offsets")
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        listed = consumer.end_offsets(tps)
+        result = {tp.partition: int(listed[tp]) for tp in tps}
+        probe = [tp for tp in tps if listed[tp] > 0]
+        if probe:
+            consumer.assign(probe)
+            for tp in probe:
+                consumer.seek(tp, listed[tp] - 1)
+            pending = set(probe)
+            deadline = time.monotonic() + timeout_s
+            while pending and time.monotonic() < deadline:
+                consumer.poll(timeout_ms=200, max_records=1000)
+                for tp in list(pending):
+                    hw = consumer.highwater(tp)
+                    if hw is not None:
+                        result[tp.partition] = max(result[tp.partition], int(hw))
+                        pending.discard(tp)
+            if pending:
+                raise TimeoutError(f"no fetch answer for {sorted(pending)} in {timeout_s}s")
+        return result
+    finally:
+        consumer.close()

@@ -1,0 +1,118 @@
+"""Worker processes on this machine: start N `medassist worker`s, watch progress, stop them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from medassist.ops.config import WorkerConfig
+from medassist.stream.topics import end_offsets
+
+
+def worker_env(cfg: WorkerConfig, worker_id: str, metrics_port: int = 0) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "MEDASSIST_BOOTSTRAP": cfg.bootstrap,
+        "MEDASSIST_REDIS_URL": cfg.redis_url,
+        "MEDASSIST_TOPIC_PREFIX": cfg.topics.prefix,
+        "MEDASSIST_GROUP": cfg.group,
+        "MEDASSIST_PARTITIONS": str(cfg.partitions),
+        "MEDASSIST_BATCH_SIZE": str(cfg.batch_size),
+        "MEDASSIST_METRICS_PORT": str(metrics_port),
+        "MEDASSIST_FAST_REBALANCE": "1" if cfg.fast_rebalance else "0",
+        "MEDASSIST_DATADIR": cfg.datadir,
+        "MEDASSIST_WORKER_ID": worker_id,
+    })
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, cfg: WorkerConfig, worker_id: str, logdir: Path, metrics_port: int = 0) -> None:
+        self.cfg, self.worker_id, self.metrics_port = cfg, worker_id, metrics_port
+        self.log_path = logdir / f"{worker_id}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        self.proc = subprocess.Popen([sys.executable, "-m", "medassist.cli", "worker"],
+                                     env=worker_env(self.cfg, self.worker_id, self.metrics_port),
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the fault tests inject."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pause(self) -> None:
+        if self.proc:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.proc or self.proc.poll() is not None:
+            return
+        with suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """Input events the group has finished (committed offsets summed over partitions)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return sum(max(0, meta.offset) for tp, meta in offsets.items() if tp.topic == topic)
+
+
+def end_total(bootstrap: str, topic: str) -> int:
+    """Messages in `topic` (true high watermarks: Tansu's ListOffsets under-reports)."""
+    return sum(end_offsets(bootstrap, topic).values())
+
+
+def wait_processed(bootstrap: str, group: str, topic: str, expected: int, timeout_s: float,
+                   workers: list[WorkerProcess] | None = None, progress: bool = True) -> float:
+    """Block until the group committed `expected` input events; returns the seconds it took."""
+    t0 = last = time.monotonic()
+    done = 0
+    while True:
+        try:
+            done = committed_total(bootstrap, group, topic)
+        except Exception as e:  # noqa: BLE001 - group not formed yet, broker busy: ask again
+            if progress:
+                print(f"waiting for the consumer group: {e}", file=sys.stderr)
+        now = time.monotonic()
+        if done >= expected:
+            return now - t0
+        if workers is not None and not any(w.alive for w in workers):
+            raise RuntimeError("every worker has exited; see the worker logs")
+        if now - t0 > timeout_s:
+            raise TimeoutError(f"only {done}/{expected} events processed after {timeout_s:.0f}s")
+        if progress and now - last >= 1.0:
+            last = now
+            print(f"processed {done}/{expected} events ({done / max(1e-9, now - t0):.0f}/s)",
+                  file=sys.stderr, flush=True)
+        time.sleep(0.2)

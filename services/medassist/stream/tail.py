@@ -1,0 +1,43 @@
+"""`medassist tail TOPIC`: print a topic's messages as JSON lines (kafka-python consumer)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def read_topic(bootstrap: str, topic: str, from_beginning: bool = True, follow: bool = False,
+               idle_timeout_s: float = 2.0) -> Iterator[bytes]:
+    """Every message value of `topic`; stops at the end unless `follow`."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=int(idle_timeout_s * 1000))
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        if from_beginning:
+            consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        while True:
+            batch = consumer.poll(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    yield r.value
+            if not follow and all(consumer.position(tp) >= end[tp] for tp in tps):
+                return
+    finally:
+        consumer.close()
+
+
+def tail(bootstrap: str, topic: str, follow: bool) -> int:
+    out = sys.stdout.buffer
+    n = 0
+    for v in read_topic(bootstrap, topic, follow=follow):
+        out.write(v + b"\n")
+        n += 1
+    out.flush()
+    return n

@@ -1,0 +1,161 @@
+"""The streaming worker: a faust agent around `Processor`.
+
+One agent, concurrency 1 (faust #606: concurrent actors can commit past an event
+still in flight). Each batch: process (Redis applied atomically per event) ->
+publish every output with an idempotent producer and wait for the acks -> only
+then ack the input events, so a crash anywhere redelivers, never loses. Redis or
+Kafka failures retry the same batch, which is safe because the batch is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import start_http_server
+from redis.exceptions import RedisError
+
+from medassist.engine.decide import Engine
+from medassist.engine.policy import load_policies
+from medassist.ops.config import WorkerConfig
+from medassist.ops.metrics import Metrics
+from medassist.state.redis_store import RedisStore
+from medassist.stream.faust_settings import faust_app_kwargs
+from medassist.stream.processor import InMessage, OutMessage, Processor
+
+log = logging.getLogger("medassist.worker")
+
+RETRY_DELAYS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+async def start_producer(bootstrap: str) -> AIOKafkaProducer:
+    """An idempotent producer where the broker grants a producer id, else a plain acks=all one.
+
+    Tansu's memory engine answers aiokafka's InitProducerId with UNKNOWN_SERVER_ERROR.
+    Without idempotence a retried send may duplicate a message; that is safe here
+    because every output carries a deterministic id that consumers deduplicate on.
+    """
+    servers = bootstrap.split(",")
+    common: dict[str, Any] = {"acks": "all", "linger_ms": 2, "max_batch_size": 256 * 1024}
+    producer = AIOKafkaProducer(bootstrap_servers=servers, enable_idempotence=True, **common)
+    try:
+        await producer.start()
+        return producer
+    except KafkaError as e:
+        await producer.stop()
+        log.warning("broker refused an idempotent producer (%r); using acks=all without it", e)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, enable_idempotence=False, **common)
+    await producer.start()
+    return producer
+
+
+def build_app(cfg: WorkerConfig) -> faust.App:
+    datadir = Path(cfg.datadir) / cfg.worker_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(cfg.group, **faust_app_kwargs(cfg.bootstrap, cfg.group, fast=cfg.fast_rebalance,
+                                                   datadir=datadir))
+    topic = app.topic(cfg.topics.events, key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    metrics = Metrics()
+    engine = Engine(load_policies())  # a bad policy file stops the worker at start, loudly
+    ctx: dict[str, Any] = {}
+
+    lock = asyncio.Lock()
+
+    async def ensure_started() -> None:
+        # Created inside the agent, on faust's event loop (the clients bind to the running loop).
+        async with lock:
+            if "processor" in ctx:
+                return
+            if cfg.metrics_port:
+                start_http_server(cfg.metrics_port, registry=metrics.registry)
+            producer = await start_producer(cfg.bootstrap)
+            store = RedisStore(cfg.redis_url)
+            ctx.update(producer=producer, store=store, processor=Processor(engine, store, cfg.topics, metrics))
+
+    @app.on_before_shutdown.connect
+    async def _stop(app_: Any, **_: Any) -> None:
+        if "producer" in ctx:
+            await ctx["producer"].stop()
+            await ctx["store"].close()
+
+    async def publish(outs: list[OutMessage]) -> None:
+        producer: AIOKafkaProducer = ctx["producer"]
+        futures = [await producer.send(o.topic, o.value, key=o.key) for o in outs]
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def handle(batch: list[InMessage]) -> None:
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+            try:
+                outs = await ctx["processor"].handle(batch)
+            except (RedisError, ConnectionError, OSError) as e:
+                metrics.redis_errors.inc()
+                if delay is None:
+                    raise
+                log.warning("redis failed (attempt %d): %s; retrying the batch", attempt + 1, e)
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await publish(outs)
+                return
+            except Exception as e:  # noqa: BLE001 - any produce failure: retry the whole batch
+                metrics.kafka_errors.inc()
+                if delay is None:
+                    raise
+                log.warning("publish failed (attempt %d): %s; retrying the batch", attempt + 1, e)
+                await asyncio.sleep(delay)
+        # unreachable: the last attempt either returned or raised
+
+    @app.agent(topic, concurrency=1)
+    async def settle(stream: Any) -> None:
+        await ensure_started()
+        async for events in stream.noack_take(cfg.batch_size, within=cfg.batch_wait_s):
+            batch = [InMessage(e.message.partition, e.message.offset, e.message.key, e.message.value,
+                               int(e.message.timestamp * 1000) if e.message.timestamp else None)
+                     for e in events]
+            with metrics.batch_seconds.time():
+                while True:
+                    try:
+                        await handle(batch)
+                        break
+                    except (RedisError, ConnectionError, OSError) as e:
+                        # Still failing after every retry: keep the events (never ack them), wait, go on
+                        # trying; the lag metric and the error counters tell the on-call SRE.
+                        log.error("batch still failing, holding it: %s", e)
+                        await asyncio.sleep(5.0)
+            for e in events:
+                await stream.ack(e)
+
+    @app.timer(interval=2.0)
+    async def _lag() -> None:
+        # Lag = the partition's high watermark minus the next offset we will commit (what a
+        # restart would resume from): it counts both unread and read-but-unfinished events.
+        consumer = app.consumer
+        try:
+            for tp in consumer.assignment():
+                if tp.topic != cfg.topics.events:
+                    continue
+                high = consumer.highwater(tp)
+                committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor
+                if high is not None:
+                    done = committed if committed is not None else 0
+                    metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
+        except Exception as e:  # noqa: BLE001 - a metric must never stop the worker
+            log.debug("lag metric unavailable: %s", e)
+
+    app.conf.medassist_metrics = metrics  # type: ignore[attr-defined]
+    return app
+
+
+def run_worker(cfg: WorkerConfig, loglevel: str = "WARNING") -> None:
+    from faust.worker import Worker
+
+    logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
+    app = build_app(cfg)
+    Worker(app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
