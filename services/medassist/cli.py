@@ -69,6 +69,22 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample(args: argparse.Namespace) -> int:
+    from medassist.ops.demo import write_sample
+
+    n = write_sample(args.out, args.people, args.seed)
+    print(f"wrote {n} events for {args.people} people to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from medassist.ops.demo import demo
+
+    summary = demo(people=args.people, workers=args.workers, seed=args.seed)
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    return 0 if summary["matches_replay"] else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     from medassist.bench import run_bench
 
@@ -112,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--bootstrap")
     r.add_argument("-f", "--follow", action="store_true")
     r.set_defaults(func=_tail)
+
+    r = sub.add_parser("sample", help="write a seeded year of events for N people (JSONL)")
+    r.add_argument("out", metavar="OUT.jsonl")
+    r.add_argument("--people", type=int, default=300)
+    r.add_argument("--seed", type=int, default=7)
+    r.set_defaults(func=_sample)
+
+    r = sub.add_parser("demo", help="sample data -> the whole cluster -> summary, checked against replay")
+    r.add_argument("--people", type=int, default=300)
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--seed", type=int, default=7)
+    r.set_defaults(func=_demo)
 
     r = sub.add_parser("bench", help="benchmarks; the last line is one JSON object of figures")
     r.add_argument("what", choices=["replay", "stream", "month-end"])
