@@ -42,7 +42,8 @@ def run(file: str, workers: int = 2, decisions_out: str | None = None, instructi
                            fast_rebalance=True, datadir=str(workdir / "faust"))
         ensure_topics(bootstrap, topics.all(), partitions)
         procs = [WorkerProcess(cfg, f"worker-{i}", workdir).start() for i in range(workers)]
-        stack.callback(lambda: [p.stop() for p in procs])
+        for proc in procs:
+            stack.callback(proc.stop)
         print(f"started {workers} workers (group {cfg.group}, {partitions} partitions)", file=sys.stderr)
         fed = feed_file(bootstrap, topics.events, file)
         expected = end_total(bootstrap, topics.events)
