@@ -19,6 +19,7 @@ import orjson
 
 from medassist.engine.dates import is_date, shanghai_date
 from medassist.engine.money import MAX_FEN, MoneyError, to_fen
+from medassist.engine.validator import compile_check
 from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
@@ -120,7 +121,10 @@ def _validator(name: str) -> Callable[[dict[str, Any]], Any]:
     return fastjsonschema.compile(load_schema(name))  # type: ignore[no-any-return]
 
 
-_VALIDATORS = {n: _validator(n) for n in ("settlement", "eligibility", "reversal", "enrollment")}
+KINDS = ("settlement", "eligibility", "reversal", "enrollment")
+_VALIDATORS = {n: _validator(n) for n in KINDS}
+# Fast yes/no checks; on a "no" fastjsonschema decides and names the field (see validator.py).
+_FAST = {n: compile_check(load_schema(n)) for n in KINDS}
 
 
 def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
@@ -132,7 +136,25 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
             return InvalidEvent(missing[0], "missing" + more)
     field = (exc.name or "data").removeprefix("data").lstrip(".") or "event"
     why = exc.message.removeprefix(exc.name or "").strip() if exc.name else exc.message
+    if exc.rule == "pattern" and isinstance(exc.value, str):  # say what is wrong, not the regex
+        why = _PATTERN_WHY.get(exc.rule_definition, why)
+        if exc.rule_definition == _MONEY_PATTERN:
+            try:
+                to_fen(exc.value)
+            except MoneyError as e:
+                why = str(e)
     return InvalidEvent(field.split("[")[0], why or "invalid")
+
+
+_MONEY_PATTERN = r"^[0-9]{1,12}(\.[0-9]{0,2})?$"
+_PATTERN_WHY = {
+    _MONEY_PATTERN: "not a decimal amount",
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "not a YYYY-MM-DD date",
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$":
+        "not an ISO 8601 time with offset",
+    r"^[\x21-\x7e]+$": "not printable ASCII without spaces",
+    r"^[0-9]{6}$": "not a six-digit administrative division code",
+}
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -177,13 +199,16 @@ def parse_event(obj: object) -> Event:
     if not isinstance(obj, dict):
         raise InvalidEvent("event", "not a JSON object")
     kind = obj.get("type")
-    validate = _VALIDATORS.get(kind) if isinstance(kind, str) else None
-    if validate is None:
+    if kind.__class__ is not str or kind not in _VALIDATORS:
         raise InvalidEvent("type", f"unknown event type {kind!r}")
-    try:
-        validate(obj)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        raise _schema_error(exc, kind, obj) from None
+    fast = _FAST[kind]
+    if fast is None or not fast(obj):
+        try:
+            _VALIDATORS[kind](obj)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise _schema_error(exc, kind, obj) from None
+    if "{" in obj["psn_no"] or "}" in obj["psn_no"]:  # Redis keys use {psn_no} as their hash tag
+        raise InvalidEvent("psn_no", "contains { or }")
     if kind == "settlement":
         return _settlement(obj)
     if kind == "eligibility":
