@@ -15,7 +15,7 @@ import orjson
 
 from medassist.engine.decide import Engine
 from medassist.engine.decision import Decision, invalid
-from medassist.engine.events import InvalidEvent, fingerprint, parse_event
+from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.state.memory import MemoryStore
 
@@ -29,6 +29,8 @@ class Replayer:
         if isinstance(item, dict):
             obj: Any = item
         else:
+            if len(item) > MAX_EVENT_BYTES:
+                return [invalid(None, too_large(len(item)))]
             try:
                 obj = orjson.loads(item)
             except orjson.JSONDecodeError:

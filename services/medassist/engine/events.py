@@ -24,6 +24,13 @@ from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
 
+# A real event is under 2 KiB; anything this big is abuse, refused before it is parsed.
+MAX_EVENT_BYTES = 256 * 1024
+
+
+def too_large(n: int) -> str:
+    return f"event: too large ({n} bytes, limit {MAX_EVENT_BYTES})"
+
 
 class InvalidEvent(ValueError):
     """The event breaks the contract; str() is the decision's `reason` ("field: why")."""

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from medassist.engine.decide import Engine
-from medassist.engine.decision import Decision, invalid
-from medassist.engine.events import Event, InvalidEvent, fingerprint, parse_event
+from medassist.engine.decision import Decision, decision, invalid
+from medassist.engine.events import MAX_EVENT_BYTES, Event, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.state import apply_change
 from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
@@ -31,7 +31,7 @@ class InMessage:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
     timestamp_ms: int | None = None
 
 
@@ -48,6 +48,10 @@ class PersistentConflict(RuntimeError):
 
 def decode(m: InMessage) -> tuple[Event | None, str, list[Decision]]:
     """(event, fingerprint, []) or (None, '', [invalid decision])."""
+    if m.value is None:  # a tombstone: nothing to decide
+        return None, "", [invalid(None, "event: no value (tombstone)")]
+    if len(m.value) > MAX_EVENT_BYTES:
+        return None, "", [invalid(None, too_large(len(m.value)))]
     try:
         obj: Any = orjson.loads(m.value)
     except orjson.JSONDecodeError:
@@ -56,9 +60,16 @@ def decode(m: InMessage) -> tuple[Event | None, str, list[Decision]]:
         return None, "", [invalid(None, "event: not a JSON object")]
     fp = fingerprint(obj)
     try:
-        return parse_event(obj), fp, []
+        ev = parse_event(obj)
     except InvalidEvent as e:
         return None, "", [invalid(obj, str(e))]
+    # Per-person order rests on the key: an event keyed otherwise may sit on another
+    # partition, decided concurrently with (or before) the person's earlier events.
+    if m.key is None:
+        return None, "", [invalid(obj, "key: missing (events are keyed by psn_no)")]
+    if m.key != ev.psn_no.encode():
+        return None, "", [invalid(obj, "key: not the event's psn_no")]
+    return ev, fp, []
 
 
 class Processor:
@@ -97,7 +108,13 @@ class Processor:
             snap = snaps[psn]
             ver = snap.version
             for i, ev, fp in evs:
-                decisions, change = self.engine.decide(snap.state, ev, fp)
+                try:
+                    decisions, change = self.engine.decide(snap.state, ev, fp)
+                except Exception as e:  # noqa: BLE001 - an engine bug must not stop the stream
+                    results[i] = [decision(type(ev).__name__.lower(), ev.event_id, ev.psn_no, "invalid",
+                                           reason=f"event: cannot be decided ({type(e).__name__})",
+                                           setl_id=getattr(ev, "setl_id", None))]
+                    continue
                 if change.empty():
                     if decisions:  # a reused event id: nothing to store, only to report
                         results[i] = decisions
@@ -146,7 +163,7 @@ class Processor:
                         elif ln["amount_fen"] < 0:
                             m_.clawbacks.labels(d["policy_id"], ln["rule"]).inc(-ln["amount_fen"])
                 if deadletter.is_dead(d):
-                    dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value)
+                    dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value, self.engine.book)
                     out.append(OutMessage(t.deadletters, key, orjson.dumps(dl)))
                     m_.dead_letters.labels(dl["reason_code"]).inc()
         return out
