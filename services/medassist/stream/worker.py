@@ -138,6 +138,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
         # restart would resume from): it counts both unread and read-but-unfinished events.
         consumer = app.consumer
         try:
+            current: dict[tuple[str, int], int] = {}
             for tp in consumer.assignment():
                 if tp.topic != cfg.topics.events:
                     continue
@@ -145,7 +146,8 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                 committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor
                 if high is not None:
                     done = committed if committed is not None else 0
-                    metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
+                    current[(tp.topic, tp.partition)] = high - done
+            metrics.set_lag(current)  # also drops partitions revoked by a rebalance
         except Exception as e:  # noqa: BLE001 - a metric must never stop the worker
             log.debug("lag metric unavailable: %s", e)
 
