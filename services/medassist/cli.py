@@ -85,6 +85,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if summary["matches_replay"] else 1
 
 
+def _month_end(args: argparse.Namespace) -> int:
+    from medassist.monthend.cli import month_end_command
+
+    return month_end_command(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from medassist.bench import run_bench
 
@@ -140,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--seed", type=int, default=7)
     r.set_defaults(func=_demo)
+
+    r = sub.add_parser("month-end", help="close a month: institution statements, reconciliation, exports")
+    from medassist.monthend.cli import add_arguments
+
+    add_arguments(r)
+    r.set_defaults(func=_month_end)
 
     r = sub.add_parser("bench", help="benchmarks; the last line is one JSON object of figures")
     r.add_argument("what", choices=["replay", "stream", "month-end"])

@@ -1,0 +1,129 @@
+"""`medassist month-end`: read the instructions topic, close the month, publish, reconcile, export.
+
+Order matters for safety: the close is stored before anything is published, so a crash
+after storing only means the rerun republishes the same statements (same ids; consumers
+deduplicate on statement_id).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import redis
+
+from medassist.engine.dates import SHANGHAI
+from medassist.monthend import figures as figs
+from medassist.monthend.closes import CloseStore
+from medassist.monthend.closing import close
+from medassist.monthend.export import write_all
+from medassist.monthend.instructions import Intake
+from medassist.monthend.metrics import MonthEndMetrics
+from medassist.monthend.reconcile import reconcile
+from medassist.stream.topics import Topics
+
+
+@dataclass(frozen=True)
+class Options:
+    bootstrap: str
+    redis_url: str
+    prefix: str = "medassist"
+    out_dir: str | None = None
+    figures_file: str | None = None
+    figures_topic: str | None = None
+
+
+def read_instructions(bootstrap: str, topic: str) -> Intake:
+    from medassist.stream.tail import read_topic
+
+    return Intake().add_all(read_topic(bootstrap, topic))
+
+
+def load_figures(opts: Options) -> figs.Figures | None:
+    if opts.figures_file is None and opts.figures_topic is None:
+        return None
+    out = figs.Figures()
+    if opts.figures_file is not None:
+        try:
+            out = figs.from_file(opts.figures_file)
+        except (OSError, UnicodeDecodeError) as e:
+            out.errors.append(f"{opts.figures_file}: cannot read: {e}")
+    if opts.figures_topic is not None:
+        from medassist.stream.tail import read_topic
+
+        figs.from_json_lines(read_topic(opts.bootstrap, opts.figures_topic), out, source=opts.figures_topic)
+    return out
+
+
+def publish(bootstrap: str, topic: str, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5)
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key.encode(), value=orjson.dumps(value))
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
+              now: datetime | None = None) -> dict[str, Any]:
+    """Close (or re-read the close of) `month`, publish, reconcile, export; returns a summary."""
+    topics = Topics(opts.prefix)
+    intake = read_instructions(opts.bootstrap, topics.instructions)
+    store = CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix)
+    record, new = close(month, list(intake), store, now)
+    statements: list[dict[str, Any]] = record["statements"]
+    messages = [(s["statement_id"], s) for s in statements]
+    summary: dict[str, Any] = {**record["summary"], "closed_now": new,
+                               "intake": {"institution_instructions": len(intake.items),
+                                          "duplicates": intake.duplicates, "conflicts": intake.conflicts,
+                                          "not_institution_money": intake.not_institution_money,
+                                          "errors": intake.errors}}
+    submitted = load_figures(opts)
+    result = None
+    if submitted is not None:
+        result = reconcile(month, statements, record["details"], submitted.for_month(month), submitted.errors)
+        result = {"type": "reconciliation_result", "closed_at": record["closed_at"], **result}
+        messages.append((result["reconciliation_id"], result))
+        summary["reconciliation"] = {k: (len(v) if isinstance(v, list) else v) for k, v in result.items()
+                                     if k in ("matched", "differs", "details_required", "not_submitted",
+                                              "difference_counts", "errors")}
+    publish(opts.bootstrap, topics.reconciliation, messages)
+    if opts.out_dir is not None:
+        summary["files"] = [str(p) for p in write_all(opts.out_dir, month, statements, result)]
+    if metrics is not None:
+        metrics.record_close(record["closed_at_unix"], len(statements))
+        if result is not None:
+            metrics.record_reconciliation(result)
+    return summary
+
+
+def previous_month(now: datetime) -> str:
+    d = now.astimezone(SHANGHAI)
+    y, m = (d.year, d.month - 1) if d.month > 1 else (d.year - 1, 12)
+    return f"{y:04d}-{m:02d}"
+
+
+def due_month(now: datetime, close_day: int) -> str | None:
+    """The month the schedule should close now: the previous one, once day `close_day` has passed."""
+    return previous_month(now) if now.astimezone(SHANGHAI).day > close_day else None
+
+
+def schedule(opts: Options, close_day: int, interval_s: float, metrics: MonthEndMetrics | None) -> None:
+    """Forever: close the previous month once it is due (what the cluster runs)."""
+    store = CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix)
+    while True:
+        month = due_month(datetime.now(SHANGHAI), close_day)
+        try:
+            if month is not None and month not in store.closed_months():
+                summary = month_end(month, opts, metrics)
+                print(orjson.dumps(summary).decode(), flush=True)
+        except Exception as e:  # a broker or Redis outage: say so and try again next round
+            print(f"month-end {month}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        time.sleep(interval_s)
