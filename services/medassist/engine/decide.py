@@ -25,6 +25,7 @@ from medassist.engine.rules.regular import regular
 from medassist.engine.rules.supplement import supplements
 from medassist.engine.rules.tilt import tilt
 from medassist.engine.state import PersonState, PersonView, SettlementRecord, StateChange
+from medassist.monitoring import warnings as early_warnings
 
 REUSED_EVENT_ID = "event_id: reused with different contents"
 
@@ -67,6 +68,7 @@ class Engine:
             d = self._refuse(s, None, "rejected", "no_policy_in_force")
         else:
             d = self._evaluate(view, policy, s, s.event_id, None, s.settlement_mode)
+        early_warnings.observe(view, policy, s, d)  # year out-of-pocket total and warnings (monitoring/)
         view.put_settlement(s.setl_id, self._record(d, s, policy))
         return d
 

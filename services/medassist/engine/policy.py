@@ -19,6 +19,7 @@ import yaml
 
 from medassist.engine.events import Settlement, normalise_icd
 from medassist.engine.money import Ratio, to_fen
+from medassist.monitoring.rules import WarningRule, compile_warnings
 from medassist.schemas import load_schema
 
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
@@ -120,6 +121,8 @@ class Policy:
     resident_fund_insutypes: frozenset[str]
     source: str = ""
     operator: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[WarningRule, ...] = ()  # early warnings (monitoring/)
+    funds: dict[str, Any] = field(default_factory=dict)  # fund-account checks (ledger/), as in the file
 
     def in_force(self, day: str) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -315,6 +318,9 @@ def compile_policy(data: dict[str, Any], path: Path, operator: dict[str, Any]) -
             fixed_amount=p.get("fixed_amount"),
         )
     el, adm = data["eligibility"], data["admission"]
+    if el["reach_back_months"] and any(w["measure"] == "year_total" for w in data.get("early_warnings", [])):
+        # A reach-back re-records the settlement and would drop the year total's undo from it.
+        raise PolicyError(f"{name}: early_warnings: a year_total warning cannot go with reach_back_months")
     if data["effective_to"] is not None and data["effective_to"] < data["effective_from"]:
         raise PolicyError(f"{name}: effective_to: before effective_from")
     return Policy(
@@ -333,6 +339,7 @@ def compile_policy(data: dict[str, Any], path: Path, operator: dict[str, Any]) -
         premium_insutypes=frozenset(ps["insutypes"]), premium=premium,
         resident_fund_insutypes=frozenset(data.get("payees", {}).get("resident_fund_insutypes", [])),
         source=str(path), operator=operator,
+        warnings=compile_warnings(data.get("early_warnings", [])), funds=data.get("funds", {}),
     )
 
 
