@@ -20,6 +20,7 @@ from medassist.engine.decide import Engine
 from medassist.engine.decision import Decision, decision, invalid
 from medassist.engine.events import MAX_EVENT_BYTES, Event, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.state import apply_change
+from medassist.monitoring import publish as early_warnings
 from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
 from medassist.stream import deadletter, instructions
@@ -152,6 +153,8 @@ class Processor:
             for d in decisions:
                 key = d["psn_no"].encode() if d["psn_no"] else m.key
                 out.append(OutMessage(t.decisions, key, orjson.dumps(d)))
+                for w in early_warnings.warnings_of(d, m_.registry):  # to civil affairs / rural revitalisation
+                    out.append(OutMessage(t.monitoring, key, orjson.dumps(w)))
                 m_.events.labels(d["type"] or "unknown", d["status"]).inc()
                 ins = instructions.build(d)
                 if ins is not None:
