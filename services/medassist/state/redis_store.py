@@ -4,6 +4,7 @@ Layout (every key carries the person as a hash tag, so Redis Cluster keeps a
 person's keys in one slot and a script may touch them all):
 
   ma:{psn}        hash   ver -> int                 compare-and-set version (fencing token)
+                         w -> token                 writer of the last change (chains in one call)
                          a:<year>:<name> -> int     accumulators
                          s:<setl_id> -> JSON        settlement records (reversal, reach-back)
                          l:<seq> -> JSON            eligibility records, in arrival order
@@ -19,6 +20,7 @@ check happens before the first write, because Redis does not roll a script back.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +35,9 @@ local done = redis.call('HGET', h, 'e:' .. ARGV[2])
 if done then return {1, done} end
 local ver = tonumber(redis.call('HGET', h, 'ver') or '0')
 if ver ~= tonumber(ARGV[1]) then return {2, tostring(ver)} end
-local i = 6
-local n = tonumber(ARGV[5])
+if ARGV[6] == '1' and redis.call('HGET', h, 'w') ~= ARGV[5] then return {2, tostring(ver)} end
+local i = 8
+local n = tonumber(ARGV[7])
 for _ = 1, n do
   redis.call('HINCRBY', h, ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -44,7 +47,7 @@ for _ = 1, n do
   redis.call('HSET', h, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-redis.call('HSET', h, 'e:' .. ARGV[2], ARGV[3], 'ver', ver + 1)
+redis.call('HSET', h, 'e:' .. ARGV[2], ARGV[3], 'ver', ver + 1, 'w', ARGV[5])
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[2], ARGV[4], 'EX', tonumber(ARGV[i]))
 end
@@ -90,8 +93,9 @@ def decode_person(raw: dict[bytes, bytes]) -> Snapshot:
 
 
 def script_args(version: int, event_id: str, fp: str, change: StateChange, outputs: bytes,
-                ttl: int) -> list[Any]:
-    args: list[Any] = [version, event_id, fp, outputs or b"", len([1 for d in change.acc.values() if d])]
+                ttl: int, writer: str = "", chained: bool = False) -> list[Any]:
+    args: list[Any] = [version, event_id, fp, outputs or b"", writer, "1" if chained else "0",
+                       len([1 for d in change.acc.values() if d])]
     for k, d in change.acc.items():
         if d:
             args += [f"a:{k}", d]
@@ -125,14 +129,22 @@ class RedisStore:
         return {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
 
     async def apply_many(self, items: list[tuple[str, int, str, str, StateChange, bytes]]) -> list[tuple[int, str]]:
-        """Apply (psn, version, event_id, fp, change, outputs) in order; one result per item."""
+        """Apply (psn, version, event_id, fp, change, outputs) in order; one result per item.
+
+        Several items of one person form a chain (versions v, v+1, ...), each computed on the
+        state its predecessor left. An item after the first is applied only if the previous
+        write to the person was this call's (`w` = our writer token): a version match alone
+        would accept a stale item after exactly as many foreign writes as it stands deep.
+        """
         if not items:
             return []
+        writer = uuid.uuid4().hex
+        seen: set[str] = set()
         async with self.redis.pipeline(transaction=False) as pipe:
             for psn, ver, eid, fp, change, outputs in items:
-                await self._apply(keys=[person_key(psn), outputs_key(psn, eid)],
-                                  args=script_args(ver, eid, fp, change, outputs, self.outputs_ttl),
-                                  client=pipe)
+                args = script_args(ver, eid, fp, change, outputs, self.outputs_ttl, writer, psn in seen)
+                seen.add(psn)
+                await self._apply(keys=[person_key(psn), outputs_key(psn, eid)], args=args, client=pipe)
             results = await pipe.execute()
         return [(int(code), val.decode() if isinstance(val, bytes) else str(val)) for code, val in results]
 
