@@ -5,12 +5,17 @@ still in flight). Each batch: process (Redis applied atomically per event) ->
 publish every output with an idempotent producer and wait for the acks -> only
 then ack the input events, so a crash anywhere redelivers, never loses. Redis or
 Kafka failures retry the same batch, which is safe because the batch is idempotent.
+Anything else (a bug, corrupt state) ends the process with EXIT_AGENT_CRASHED: faust
+would log "Agent crashed" and live on idle, holding unacked events and letting later
+events of the same people overtake them. A supervisor restarts us; nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +30,30 @@ from medassist.engine.policy import load_policies
 from medassist.ops.config import WorkerConfig
 from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import RedisStore
-from medassist.stream.faust_settings import faust_app_kwargs
+from medassist.stream.faust_settings import commit_on_revoke, faust_app_kwargs
 from medassist.stream.processor import InMessage, OutMessage, Processor
 
 log = logging.getLogger("medassist.worker")
 
 RETRY_DELAYS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+HOLD_S = 5.0  # pause between rounds of retries while Redis or Kafka stays down
+EXIT_AGENT_CRASHED = 70  # EX_SOFTWARE: the agent hit an error that retrying cannot fix
+TRANSIENT = (RedisError, ConnectionError, OSError, KafkaError)  # outages: hold the batch and retry
+
+
+def die(exc: BaseException) -> None:
+    """End the process now, non-zero, so that a supervisor restarts it.
+
+    os._exit rather than a graceful stop: a graceful stop waits for in-flight events
+    to be acked (stream_wait_empty), and the crashed batch never will be. Nothing is
+    lost: unacked events are redelivered, Redis writes are atomic per event, outputs
+    are re-published from what was stored.
+    """
+    log.critical("agent crashed, exiting with %d: %r", EXIT_AGENT_CRASHED, exc, exc_info=exc)
+    for h in logging.getLogger().handlers:
+        h.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_AGENT_CRASHED)
 
 
 async def start_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -59,6 +82,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(cfg.group, **faust_app_kwargs(cfg.bootstrap, cfg.group, fast=cfg.fast_rebalance,
                                                    datadir=datadir))
+    commit_on_revoke(app)  # fewer replays of our own finished events after a rebalance
     topic = app.topic(cfg.topics.events, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     metrics = Metrics()
@@ -114,23 +138,28 @@ def build_app(cfg: WorkerConfig) -> faust.App:
 
     @app.agent(topic, concurrency=1)
     async def settle(stream: Any) -> None:
-        await ensure_started()
-        async for events in stream.noack_take(cfg.batch_size, within=cfg.batch_wait_s):
-            batch = [InMessage(e.message.partition, e.message.offset, e.message.key, e.message.value,
-                               int(e.message.timestamp * 1000) if e.message.timestamp else None)
-                     for e in events]
-            with metrics.batch_seconds.time():
-                while True:
-                    try:
-                        await handle(batch)
-                        break
-                    except (RedisError, ConnectionError, OSError) as e:
-                        # Still failing after every retry: keep the events (never ack them), wait, go on
-                        # trying; the lag metric and the error counters tell the on-call SRE.
-                        log.error("batch still failing, holding it: %s", e)
-                        await asyncio.sleep(5.0)
-            for e in events:
-                await stream.ack(e)
+        try:
+            await ensure_started()
+            async for events in stream.noack_take(cfg.batch_size, within=cfg.batch_wait_s):
+                batch = [InMessage(e.message.partition, e.message.offset, e.message.key, e.message.value,
+                                   int(e.message.timestamp * 1000) if e.message.timestamp else None)
+                         for e in events]
+                with metrics.batch_seconds.time():
+                    while True:
+                        try:
+                            await handle(batch)
+                            break
+                        except TRANSIENT as e:
+                            # Still failing after every retry: keep the events (never ack them), wait, go
+                            # on trying; the lag metric and the error counters tell the on-call SRE.
+                            log.error("batch still failing, holding it: %r", e)
+                            await asyncio.sleep(HOLD_S)
+                for e in events:
+                    await stream.ack(e)
+        except asyncio.CancelledError:
+            raise  # faust stopping or restarting the agent: not a crash
+        except Exception as e:  # noqa: BLE001 - anything else: exit so a supervisor restarts us
+            die(e)
 
     @app.timer(interval=2.0)
     async def _lag() -> None:
