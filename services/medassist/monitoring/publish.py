@@ -1,7 +1,8 @@
 """What the worker does with a decision's warnings: count them, report gaps, hand them out for the topic.
 
-Metrics are registered on the worker's own registry (once per registry), so the
-worker's /metrics shows them beside its other figures.
+The warnings counter is the worker's own (`Metrics.early_warnings`); the gap
+counter is registered here on the worker's registry (once per registry), so
+/metrics shows both beside the worker's other figures.
 """
 
 from __future__ import annotations
@@ -11,32 +12,32 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from medassist.ops.metrics import Metrics
+
 log = logging.getLogger("medassist.monitoring")
 
 
-class WarningMetrics:
+class GapMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.warnings = Counter("medassist_early_warnings_total", "Early warnings raised (published once each)",
-                                ["policy", "kind"], registry=registry)
         self.gaps = Counter("medassist_early_warning_gaps_total",
                             "Settlements whose warning could not be checked: the operator's income figure is missing",
                             ["policy", "parameter"], registry=registry)
 
 
-_by_registry: dict[int, WarningMetrics] = {}
+_by_registry: dict[int, tuple[CollectorRegistry, GapMetrics]] = {}
 _logged: set[tuple[str, str]] = set()
 
 
-def metrics_for(registry: CollectorRegistry) -> WarningMetrics:
-    m = _by_registry.get(id(registry))
-    if m is None:
-        m = _by_registry[id(registry)] = WarningMetrics(registry)
-    return m
+def gap_metrics(registry: CollectorRegistry) -> GapMetrics:
+    found = _by_registry.get(id(registry))
+    if found is None or found[0] is not registry:  # holding the registry keeps its id from being reused
+        found = _by_registry[id(registry)] = (registry, GapMetrics(registry))
+    return found[1]
 
 
-def warnings_of(d: dict[str, Any], registry: CollectorRegistry) -> list[dict[str, Any]]:
+def warnings_of(d: dict[str, Any], metrics: Metrics) -> list[dict[str, Any]]:
     """The decision's warnings, to publish on the monitoring topic; counts them and any income-figure gap."""
-    m = metrics_for(registry)
+    m = gap_metrics(metrics.registry)
     policy = d.get("policy_id") or "none"
     for gap in d.get("warning_gaps") or ():
         parameter = gap.split(":", 1)[0]
@@ -46,5 +47,5 @@ def warnings_of(d: dict[str, Any], registry: CollectorRegistry) -> list[dict[str
             log.warning("early warnings of %s not checked: operator parameter %s", policy, gap)
     found: list[dict[str, Any]] = d.get("warnings") or []
     for w in found:
-        m.warnings.labels(policy, w["kind"]).inc()
+        metrics.early_warnings.labels(policy, w["kind"]).inc()
     return found

@@ -153,7 +153,7 @@ class Processor:
             for d in decisions:
                 key = d["psn_no"].encode() if d["psn_no"] else m.key
                 out.append(OutMessage(t.decisions, key, orjson.dumps(d)))
-                for w in early_warnings.warnings_of(d, m_.registry):  # to civil affairs / rural revitalisation
+                for w in early_warnings.warnings_of(d, m_):  # to civil affairs / rural revitalisation
                     out.append(OutMessage(t.monitoring, key, orjson.dumps(w)))
                 m_.events.labels(d["type"] or "unknown", d["status"]).inc()
                 ins = instructions.build(d)
