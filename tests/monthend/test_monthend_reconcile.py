@@ -42,7 +42,7 @@ def test_detail_rows_name_exactly_the_differing_settlements() -> None:
     diffs = rows(res)["H1"]["differences"]
     assert [(d["kind"], d["setl_id"], d["medassist_fen"], d["institution_fen"]) for d in diffs] == [
         ("missing_at_institution", "S-0", -20000, None), ("amount_differs", "S-2", 150000, 140000),
-            ("missing_in_medassist", "S-9", None, 10000)]
+        ("missing_in_medassist", "S-9", None, 10000)]
     assert res["difference_counts"] == {"missing_at_institution": 1, "missing_in_medassist": 1, "amount_differs": 1}
 
 

@@ -1,0 +1,74 @@
+"""Closing on a real redis-server: stored once under ma:close:, final, and safe against a racing closer."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import pytest
+from medassist.engine.dates import SHANGHAI
+from medassist.monthend.closes import CloseStore
+from medassist.monthend.closing import close
+from medassist.monthend.instructions import Intake
+from medassist.ops.embedded import RedisServer
+
+from .make import assistance
+from .test_monthend_statements import may_instructions
+
+pytestmark = pytest.mark.integration
+JUNE_6 = datetime(2023, 6, 6, 9, 0, tzinfo=SHANGHAI)
+JULY_6 = datetime(2023, 7, 6, 9, 0, tzinfo=SHANGHAI)
+
+
+def test_close_is_final_and_late_items_go_to_the_next_close(redis_server: RedisServer) -> None:
+    store = CloseStore(redis_server.client(), "p1")
+    intake = Intake().add_all(may_instructions())
+    may, new = close("2023-05", list(intake), store, JUNE_6)
+    assert new and may["closed_at"] == "2023-06-06T09:00:00+08:00"
+    assert [(s["fixmedins_code"], s["net_due_fen"]) for s in may["statements"]] == [("H1", 930000), ("H2", 30000)]
+    intake.add(assistance("A-S7", "S-7", 40000, "2023-05-20"))  # late for May
+    again, new = close("2023-05", list(intake), store, JULY_6)
+    assert not new and again == may  # same statements, same closed_at: nothing changed
+    june, new = close("2023-06", list(intake), store, JULY_6)
+    h1 = june["statements"][0]
+    assert new and [(a["original_month"], a["setl_id"], a["amount_fen"]) for a in h1["adjustments"]] == \
+        [("2023-05", "S-7", 40000)]
+    assert h1["net_due_fen"] == 40000 - 150000
+    assert store.closed_months() == {"2023-05", "2023-06"}
+    assert store.included() == {"A-S1", "A-S2", "A-S5", "C-S0", "A-S7", "C-S2"}
+    keys = sorted(k.decode() for k in redis_server.client().keys("*"))
+    assert keys == ["ma:close:p1:2023-05", "ma:close:p1:2023-06", "ma:close:p1:months"]
+    # a second deployment sharing this Redis is not affected
+    assert CloseStore(redis_server.client(), "p2").closed_months() == set()
+
+
+def test_racing_closers_store_one_close(redis_server: RedisServer) -> None:
+    items = list(Intake().add_all(may_instructions()))
+    results: list[tuple[dict[str, Any], bool]] = []
+    stamps = [JUNE_6, JULY_6]
+
+    def closer(i: int) -> None:
+        results.append(close("2023-05", items, CloseStore(redis_server.client(), "p"), stamps[i]))
+
+    threads = [threading.Thread(target=closer, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(new for _, new in results) == [False, True]
+    assert results[0][0] == results[1][0]
+
+
+def test_a_close_computed_before_another_close_is_recomputed(redis_server: RedisServer) -> None:
+    store = CloseStore(redis_server.client(), "p")
+    intake = Intake().add_all(may_instructions())
+    close("2023-05", list(intake), store, JUNE_6)
+    # a June close computed while May was still open must not be stored: it ignored May's includes
+    assert store.put_once("2023-06", {"month": "2023-06"}, set()) is None
+    assert store.closed_months() == {"2023-05"}
+
+
+def test_a_bad_month_is_refused(redis_server: RedisServer) -> None:
+    with pytest.raises(ValueError, match="not YYYY-MM"):
+        close("2023-13", [], CloseStore(redis_server.client(), "p"), JUNE_6)
