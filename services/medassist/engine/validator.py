@@ -1,0 +1,159 @@
+"""A fast yes/no check of an event against its JSON Schema, for the common case.
+
+fastjsonschema is the authority (it gives the error that names the field), but
+its generated code does set bookkeeping and builds messages for every property,
+which made validation the largest cost of `replay`. This module compiles the
+small subset of JSON Schema our event schemas use into one flat Python function
+that only answers "certainly valid?". It is deliberately stricter than the
+schema (exact JSON types only, e.g. no int subclasses), so a `False` never
+refuses an event by itself: the caller then runs fastjsonschema, which either
+raises the precise error or accepts. A schema keyword this compiler does not
+know makes `compile_check` return None, and the caller uses fastjsonschema alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+Check = Callable[[dict[str, Any]], bool]
+
+# Keywords that constrain nothing (annotations) or that we handle below.
+_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples", "$comment"})
+_PROPERTY_KEYWORDS = frozenset({"type", "const", "enum", "pattern", "minLength", "maxLength",
+                                "minimum", "maximum"}) | _ANNOTATIONS
+_TOP_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"}) | _ANNOTATIONS
+
+# JSON types as the exact Python classes orjson produces (bool is not an integer here).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "null": (type(None),), "object": (dict,), "array": (list,),
+}
+
+
+class Unsupported(Exception):
+    """The schema uses a keyword this compiler does not translate."""
+
+
+def _pattern(p: str) -> re.Pattern[str]:
+    # As fastjsonschema does: a final `$` must not match before a trailing newline.
+    if p.endswith("$") and not p.endswith("\\$"):
+        p = p[:-1] + r"\Z"
+    return re.compile(p)
+
+
+def _money(v: str) -> bool:
+    whole, _, frac = v.partition(".")
+    return 0 < len(whole) <= 12 and len(frac) <= 2 and v.isascii() and whole.isdigit() and (
+        not frac or frac.isdigit())
+
+
+# Patterns our schemas use, as string-method tests (a regex search costs ~10x more).
+# `{v}` is the value, known to be a str. tests/engine/test_validator.py checks each against its regex.
+FAST_PATTERNS: dict[str, str] = {
+    r"^[\x21-\x7e]+$": '({v}.isascii() and {v}.isprintable() and " " not in {v} and {v} != "")',
+    r"^[0-9]{1,12}(\.[0-9]{0,2})?$": "_money({v})",
+}
+_DIGITS = re.compile(r"\^\[0-9\]\{([1-9][0-9]*)(?:,([0-9]+))?\}\$")
+
+
+def fast_pattern(p: str) -> str | None:
+    """A Python expression (over `{v}`) equivalent to the regex `p`, if we know one."""
+    if p in FAST_PATTERNS:
+        return FAST_PATTERNS[p]
+    m = _DIGITS.fullmatch(p)
+    if m:  # ^[0-9]{m,n}$: ASCII digits only (str.isdigit alone accepts other scripts' digits)
+        lo, hi = m.group(1), m.group(2) or m.group(1)
+        return f"({lo} <= len({{v}}) <= {hi} and {{v}}.isascii() and {{v}}.isdigit())"
+    return None
+
+
+def _classes(spec: dict[str, Any]) -> tuple[type, ...] | None:
+    """The exact classes a value may have (None: any), from `type`, `const` and `enum`."""
+    allowed: set[type] | None = None
+    if "type" in spec:
+        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        allowed = {c for k in kinds for c in _TYPES[k]}
+    for key in ("const", "enum"):
+        if key in spec:
+            members = [spec[key]] if key == "const" else spec[key]
+            if any(isinstance(m, dict | list) for m in members):
+                raise Unsupported(f"{key} of objects or arrays")
+            # Exact classes: True never passes for 1, nor 1.0 for 1; within these, == is exact.
+            got = {m.__class__ for m in members}
+            allowed = got if allowed is None else allowed & got
+    return None if allowed is None else tuple(sorted(allowed, key=lambda c: c.__name__))
+
+
+def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, Any], i: int) -> list[str]:
+    unknown = set(spec) - _PROPERTY_KEYWORDS
+    if unknown:
+        raise Unsupported(f"{name}: {sorted(unknown)}")
+    v = f"v{i}"
+    classes = _classes(spec)
+    nullable = classes is None or type(None) in classes
+    fails: list[str] = []  # each a condition that, when true, means "not certainly valid"
+    if classes is not None:
+        if len(classes) == 1:
+            env[f"T{i}"] = classes[0]
+            fails.append(f"{v}.__class__ is not T{i}")
+        else:
+            env[f"T{i}"] = classes
+            fails.append(f"{v}.__class__ not in T{i}")
+    members = [spec["const"]] if "const" in spec else spec.get("enum")
+    if members is not None:
+        env[f"E{i}"] = frozenset(members)
+        fails.append(f"{v} not in E{i}")  # hashable: the class test above ran first
+    str_tests = []
+    if "minLength" in spec or "maxLength" in spec:
+        lo, hi = int(spec.get("minLength", 0)), spec.get("maxLength")
+        str_tests.append(f"{lo} <= len({v})" + (f" <= {int(hi)}" if hi is not None else ""))
+    if "pattern" in spec:
+        expr = fast_pattern(spec["pattern"])
+        if expr is None:
+            env[f"P{i}"] = _pattern(spec["pattern"]).search
+            expr = f"P{i}({{v}}) is not None"
+        str_tests.append(expr.format(v=v))
+    only_str = classes == (str,)  # the class test already made it a str
+    if str_tests:
+        test = " and ".join(str_tests)
+        fails.append(f"not ({test})" if only_str else f"({v}.__class__ is str and not ({test}))")
+    for key, op in (("minimum", "<"), ("maximum", ">")):
+        if key in spec:
+            fails.append(f"({v}.__class__ in _NUM and {v} {op} {spec[key]!r})")
+    # An absent optional property is fine; read it as None when None is valid anyway (one test fewer).
+    absent = "None" if nullable and not required else "_M"
+    src = [f"    {v} = g({name!r}, {absent})" if absent == "_M" else f"    {v} = g({name!r})"]
+    if required:
+        if nullable:
+            src.append(f"    if {v} is _M: return False")
+        elif not fails:
+            fails.append(f"{v} is _M")
+        # otherwise _M fails the class test by itself
+    if fails:
+        cond = " or ".join(fails)
+        guard = "" if required else f"{v} is not {absent} and "
+        src.append(f"    if {guard}({cond}): return False")
+    return src
+
+
+def compile_check(schema: dict[str, Any]) -> Check | None:
+    """A function obj -> True only if obj certainly satisfies `schema`; None if it cannot be compiled."""
+    try:
+        unknown = set(schema) - _TOP_KEYWORDS
+        if unknown or schema.get("type") != "object" or schema.get("additionalProperties", True) is not True:
+            raise Unsupported(f"top level: {sorted(unknown)}")
+        required = set(schema.get("required", []))
+        props: dict[str, Any] = schema.get("properties", {})
+        if required - set(props):
+            raise Unsupported("required property without a definition")
+        env: dict[str, Any] = {"_M": object(), "_NUM": (int, float), "_money": _money}
+        src = ["def check(d):", "    g = d.get"]
+        for i, (name, spec) in enumerate(props.items()):
+            src += _property(name, spec, name in required, env, i)
+        src.append("    return True")
+    except Unsupported:
+        return None
+    exec("\n".join(src), env)  # generated from our own schema files, like fastjsonschema does
+    return env["check"]  # type: ignore[no-any-return]
