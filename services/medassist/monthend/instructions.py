@@ -9,6 +9,7 @@ none of these is the institution's money, so none of them is on its statement.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,10 +81,11 @@ def to_item(ins: dict[str, Any]) -> Item:
         if not isinstance(ln, dict) or not isinstance(ln.get("rule"), str) \
                 or not isinstance(ln.get("amount_fen"), int) or isinstance(ln.get("amount_fen"), bool):
             raise BadInstruction("lines: each needs a rule and an integer amount_fen")
-        rules.append((ln["rule"], ln["amount_fen"]))
+        rules.append((sys.intern(ln["rule"]), ln["amount_fen"]))
     if sum(a for _, a in rules) != amount:
         raise BadInstruction("lines: do not add up to amount_fen")
-    return Item(iid, kind, amount, setl_id, code, month, tuple(rules))
+    # interned: a million items share a few hundred institution codes, months and rule names
+    return Item(iid, sys.intern(kind), amount, setl_id, sys.intern(code), sys.intern(month), tuple(rules))
 
 
 @dataclass
