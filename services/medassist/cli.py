@@ -85,6 +85,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if summary["matches_replay"] else 1
 
 
+def _ledger(args: argparse.Namespace) -> int:
+    from medassist.ledger.cli import ledger_command
+
+    return ledger_command(args)
+
+
 def _month_end(args: argparse.Namespace) -> int:
     from medassist.monthend.cli import month_end_command
 
@@ -146,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--seed", type=int, default=7)
     r.set_defaults(func=_demo)
+
+    r = sub.add_parser("ledger", help="county fund accounts: consume, statement, movements, interest")
+    from medassist.ledger.cli import add_arguments as ledger_arguments
+
+    ledger_arguments(r)
+    r.set_defaults(func=_ledger)
 
     r = sub.add_parser("month-end", help="close a month: institution statements, reconciliation, exports")
     from medassist.monthend.cli import add_arguments
