@@ -29,7 +29,8 @@ def month_end_command(args: argparse.Namespace) -> int:
     from medassist.ops.config import WorkerConfig
 
     if not args.schedule and (args.month is None or not valid_month(args.month)):
-        print("medassist month-end: --month YYYY-MM is required (or --schedule)", file=sys.stderr)
+        print(f"medassist month-end: --month YYYY-MM is required (or --schedule), not {args.month!r}",
+              file=sys.stderr)
         return 2
     if not 1 <= args.close_day <= 28:
         print("medassist month-end: --close-day must be 1..28", file=sys.stderr)

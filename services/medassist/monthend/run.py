@@ -91,9 +91,10 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
         result = reconcile(month, statements, record["details"], submitted.for_month(month), submitted.errors)
         result = {"type": "reconciliation_result", "closed_at": record["closed_at"], **result}
         messages.append((result["reconciliation_id"], result))
-        summary["reconciliation"] = {k: (len(v) if isinstance(v, list) else v) for k, v in result.items()
-                                     if k in ("matched", "differs", "details_required", "not_submitted",
-                                              "difference_counts", "errors")}
+        summary["reconciliation"] = {k: len(result[k]) for k in ("matched", "differs", "details_required",
+                                                                   "not_submitted")}
+        summary["reconciliation"].update(difference_counts=result["difference_counts"],
+                                         errors=result["errors"][:50])  # the first few say what to fix
     publish(opts.bootstrap, topics.reconciliation, messages)
     if opts.out_dir is not None:
         summary["files"] = [str(p) for p in write_all(opts.out_dir, month, statements, result)]
