@@ -1,0 +1,337 @@
+"""Fault tests of the streaming cluster: exactly-once effects under crashes.
+
+Real Tansu broker, real redis-server (AOF, appendfsync always), real `medassist worker`
+processes. Events of a seeded population are offered at a bounded rate so that faults
+land mid-stream, at points picked by a seeded generator (MEDASSIST_FAULT_SEED replays a
+seed's choices; timing on a shared machine still varies). After each scenario the one
+history checker (history.py) compares everything published, and Redis, with replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from history import Expected, check
+from medassist.engine.decide import Engine
+from medassist.engine.policy import load_policies
+from medassist.ops.cluster import WorkerProcess, committed_total, wait_processed
+from medassist.ops.config import WorkerConfig
+from medassist.ops.embedded import RedisServer, TansuBroker, free_port
+from medassist.ops.metrics import Metrics
+from medassist.state.redis_store import RedisStore, person_key
+from medassist.stream.feed import feed_lines
+from medassist.stream.processor import InMessage, OutMessage, Processor
+from medassist.stream.tail import read_topic
+from medassist.stream.topics import Topics, ensure_topics
+from medassist.stream.worker import EXIT_AGENT_CRASHED
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+
+SEED = int(os.environ.get("MEDASSIST_FAULT_SEED", "20261123"))
+RATE = 400  # events/s offered: slow enough that every fault lands mid-stream
+SETTLE_TIMEOUT_S = 60.0
+
+
+def events_of(people: int, seed: int) -> list[dict[str, Any]]:
+    from medassist.bench.generate import population
+
+    return list(population(people, seed=seed))
+
+
+class Cluster:
+    """Workers of one consumer group on the test's topics, a paced feeder, progress."""
+
+    def __init__(self, broker: TansuBroker, redis: RedisServer, topics: Topics, tmp: Path,
+                 partitions: int) -> None:
+        self.cfg = WorkerConfig(bootstrap=broker.bootstrap, redis_url=redis.url, topics=topics,
+                                group=f"{topics.prefix}-workers", partitions=partitions, batch_size=100,
+                                metrics_port=0, fast_rebalance=True, datadir=str(tmp / "faust"))
+        self.tmp = tmp
+        self.workers: dict[str, WorkerProcess] = {}
+        self.feeder: threading.Thread | None = None
+        self.fed = 0
+        ensure_topics(broker.bootstrap, topics.all(), partitions)
+
+    def start(self, wid: str, metrics: bool = False) -> WorkerProcess:
+        self.workers[wid] = WorkerProcess(self.cfg, wid, self.tmp, free_port() if metrics else 0).start()
+        return self.workers[wid]
+
+    def feed(self, events: list[dict[str, Any]], rate: float = RATE) -> None:
+        """Produce `events` in order from a thread, at most `rate` per second."""
+        def paced() -> Iterator[bytes]:
+            t0 = time.monotonic()
+            for i, ev in enumerate(events):
+                ahead = t0 + i / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+                self.fed = i + 1
+                yield orjson.dumps(ev)
+
+        self.feeder = threading.Thread(target=feed_lines, args=(self.cfg.bootstrap, self.cfg.topics.events,
+                                                                paced()), daemon=True)
+        self.feeder.start()
+
+    def progress(self) -> int:
+        try:
+            return committed_total(self.cfg.bootstrap, self.cfg.group, self.cfg.topics.events)
+        except Exception:  # noqa: BLE001 - the group is between generations: ask again
+            return -1
+
+    def wait_progress(self, at_least: int, timeout_s: float = SETTLE_TIMEOUT_S) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            done = self.progress()
+            if done >= at_least:
+                return done
+            self.assert_no_crash()
+            time.sleep(0.1)
+        raise AssertionError(f"progress stuck below {at_least} after {timeout_s}s\n{self.log_tails()}")
+
+    def finish(self, n_events: int) -> float:
+        assert self.feeder is not None
+        self.feeder.join(60)
+        assert not self.feeder.is_alive(), "feeder did not finish"
+        try:
+            return wait_processed(self.cfg.bootstrap, self.cfg.group, self.cfg.topics.events, n_events,
+                                  SETTLE_TIMEOUT_S, list(self.workers.values()), progress=False)
+        except (TimeoutError, RuntimeError) as e:
+            raise AssertionError(f"{e}\n{self.log_tails()}") from e
+
+    def outputs(self) -> tuple[list[bytes], list[bytes]]:
+        b, t = self.cfg.bootstrap, self.cfg.topics
+        return list(read_topic(b, t.decisions)), list(read_topic(b, t.instructions))
+
+    def logs(self) -> str:
+        return "".join(w.log_path.read_text(errors="replace") for w in self.workers.values()
+                       if w.log_path.exists())
+
+    def log_tails(self, n: int = 25) -> str:
+        return "\n".join(f"--- {w.log_path.name}\n" + "\n".join(
+            w.log_path.read_text(errors="replace").splitlines()[-n:]) for w in self.workers.values()
+            if w.log_path.exists())
+
+    def assert_no_crash(self) -> None:
+        """The worker never stops for good: no agent crash, no process that exited on its own."""
+        assert "Agent crashed" not in self.logs() and "agent crashed" not in self.logs(), self.log_tails()
+        for w in self.workers.values():
+            if w.proc is not None and w.proc.returncode not in (None, -9):
+                raise AssertionError(f"{w.worker_id} exited with {w.proc.returncode}\n{self.log_tails()}")
+
+    def stop(self) -> None:
+        for w in self.workers.values():
+            w.stop()
+
+
+@pytest.fixture
+def cluster_factory(kafka_broker: TansuBroker, redis_server: RedisServer, topics: Topics,
+                    tmp_path: Path) -> Iterator[Callable[[int], Cluster]]:
+    made: list[Cluster] = []
+
+    def make(partitions: int) -> Cluster:
+        made.append(Cluster(kafka_broker, redis_server, topics, tmp_path, partitions))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.stop()
+
+
+def verify(name: str, cluster: Cluster, events: list[dict[str, Any]], redis: RedisServer,
+           seconds: float) -> None:
+    cluster.assert_no_crash()
+    decisions, instr = cluster.outputs()
+    rep = check(Expected.of(events), decisions, instr, redis.client())
+    print(f"\n[{name}] seed={SEED} events={len(events)} processed in {seconds:.1f}s after feed; "
+          f"decisions {rep.unique_decisions} ({rep.decision_messages} messages), instructions "
+          f"{rep.unique_instructions} ({rep.instruction_messages} messages), duplicate messages {rep.duplicates}")
+    assert not rep.problems, "\n".join(rep.problems)
+    assert rep.unique_instructions > 100  # the scenario really moved money
+
+
+def kill_points(rng: random.Random, n_events: int, k: int) -> list[int]:
+    return sorted(int(n_events * rng.uniform(0.1, 0.8)) for _ in range(k))
+
+
+def test_kill9_one_worker_at_random_points_and_restart(cluster_factory: Callable[[int], Cluster],
+                                                       redis_server: RedisServer) -> None:
+    rng = random.Random(SEED)
+    events = events_of(400, seed=SEED % 1000)
+    c = cluster_factory(4)
+    w = c.start("w0")
+    c.feed(events)
+    points = kill_points(rng, len(events), 3)
+    for n, point in enumerate(points):
+        c.wait_progress(point)
+        time.sleep(rng.uniform(0.0, 0.3))  # land anywhere inside a batch
+        w.kill()
+        assert w.proc is not None and w.proc.returncode == -9
+        time.sleep(rng.uniform(0.0, 1.0))
+        w = c.start(f"w0-r{n + 1}")
+    verify("kill9", c, events, redis_server, c.finish(len(events)))
+
+
+def test_three_workers_one_killed_one_zombie_fenced(cluster_factory: Callable[[int], Cluster],
+                                                    redis_server: RedisServer) -> None:
+    rng = random.Random(SEED + 1)
+    events = events_of(450, seed=SEED % 1000 + 1)
+    n = len(events)
+    c = cluster_factory(6)
+    ws = [c.start(f"w{i}", metrics=True) for i in range(3)]
+    c.feed(events)
+    c.wait_progress(int(n * rng.uniform(0.15, 0.3)))
+    ws[0].kill()  # its partitions move to the others after the session timeout
+
+    c.wait_progress(int(n * rng.uniform(0.4, 0.5)))
+    ws[1].pause()  # a zombie: keeps its sockets and its in-flight batch, answers nothing
+    before = c.progress()
+    time.sleep(c_session_timeout() + 4.0)
+    moved_on = c.wait_progress(before + 50)  # the group went on without it
+    ws[1].resume()  # its late writes must be refused or be exactly what was decided
+    c.start("w0-r1")  # and the killed one comes back
+    seconds = c.finish(n)
+    assert moved_on > before
+    assert ws[1].alive and ws[2].alive
+    verify("group", c, events, redis_server, seconds)
+    zombie = scrape(ws[1], ("medassist_redeliveries_total", "medassist_state_conflicts_total",
+                            "medassist_events_total"))
+    print(f"[group] zombie after waking: {zombie}")
+
+
+def scrape(w: WorkerProcess, names: tuple[str, ...]) -> dict[str, float]:
+    """Counters from a worker's /metrics (for the printed figures of a scenario)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{w.metrics_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {n: sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(n)) for n in names}
+
+
+def c_session_timeout() -> float:
+    from medassist.stream.faust_settings import faust_app_kwargs
+
+    return float(faust_app_kwargs("x:1", "g", fast=True)["broker_session_timeout"])
+
+
+def test_redis_restarts_mid_stream(cluster_factory: Callable[[int], Cluster], redis_server: RedisServer) -> None:
+    rng = random.Random(SEED + 2)
+    events = events_of(400, seed=SEED % 1000 + 2)
+    n = len(events)
+    c = cluster_factory(4)
+    ws = [c.start(f"w{i}") for i in range(2)]
+    c.feed(events)
+    c.wait_progress(int(n * rng.uniform(0.2, 0.35)))
+    redis_server.restart(hard=True)  # kill -9: only what appendfsync always made durable survives
+    c.wait_progress(int(n * rng.uniform(0.5, 0.65)))
+    redis_server.stop()  # a clean stop, and down for a while: workers hold their batches
+    time.sleep(3.0)
+    redis_server.start()
+    seconds = c.finish(n)
+    assert all(w.alive for w in ws)
+    verify("redis-restart", c, events, redis_server, seconds)
+
+
+def test_agent_crash_exits_nonzero_and_restart_recovers(cluster_factory: Callable[[int], Cluster],
+                                                        redis_server: RedisServer) -> None:
+    """Corrupt state (a non-integer accumulator) is not an outage: the worker must exit, not idle."""
+    events = events_of(40, seed=SEED % 1000 + 3)
+    victim = events[0]["psn_no"]
+    r = redis_server.client()
+    r.hset(person_key(victim), "a:2023:burden", b"not-a-number")
+    c = cluster_factory(2)
+    w = c.start("w0")
+    c.feed(events, rate=2000)
+    assert w.proc is not None
+    code = w.proc.wait(SETTLE_TIMEOUT_S)
+    assert code == EXIT_AGENT_CRASHED, c.log_tails()
+    assert "agent crashed, exiting with 70" in c.logs()
+    assert "invalid literal for int()" in c.logs()
+
+    r.hdel(person_key(victim), "a:2023:burden")  # the operator repairs the record
+    w.proc = None
+    c.workers.clear()
+    c.start("w0-r1")
+    verify("agent-crash", c, events, redis_server, c.finish(len(events)))
+
+
+class PausedStore(RedisStore):
+    """The real store with a SIGSTOP at one exact point: after reading people, before writing."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.loaded, self.go = asyncio.Event(), asyncio.Event()
+
+    async def apply_many(self, items: Any) -> Any:
+        if not self.go.is_set():
+            self.loaded.set()
+            await self.go.wait()
+        return await super().apply_many(items)
+
+
+def paused_writer(url: str, topics: Topics, held: list[InMessage],
+                  meanwhile: list[InMessage]) -> tuple[list[OutMessage], list[OutMessage], Metrics]:
+    """A zombie reads its people for `held`, freezes; another worker handles `meanwhile`; the
+    zombie wakes and writes. Returns (other's outputs, zombie's outputs, zombie's metrics)."""
+    engine = Engine(load_policies())
+
+    async def scenario() -> tuple[list[OutMessage], list[OutMessage], Metrics]:
+        zstore, owner_store = PausedStore(url), RedisStore(url)
+        zmetrics = Metrics()
+        ztask = asyncio.create_task(Processor(engine, zstore, topics, zmetrics).handle(held))
+        await zstore.loaded.wait()
+        owned = await Processor(engine, owner_store, topics, Metrics()).handle(meanwhile)
+        zstore.go.set()
+        late = await ztask
+        await zstore.close()
+        await owner_store.close()
+        return owned, late, zmetrics
+
+    return asyncio.run(scenario())
+
+
+def one_person() -> tuple[list[dict[str, Any]], list[InMessage]]:
+    events = [e for e in events_of(8, seed=5) if e["psn_no"] == "P0000001"]
+    assert {e["type"] for e in events} == {"eligibility", "enrollment", "settlement", "reversal"}
+    assert [e["type"] for e in events[:2]] == ["eligibility", "enrollment"]
+    return events, [InMessage(0, i, e["psn_no"].encode(), orjson.dumps(e)) for i, e in enumerate(events)]
+
+
+def split(outs: list[OutMessage], topics: Topics) -> tuple[list[bytes], list[bytes]]:
+    return ([o.value for o in outs if o.topic == topics.decisions],
+            [o.value for o in outs if o.topic == topics.instructions])
+
+
+def test_zombie_late_writes_are_refused_and_republish_the_same(redis_server: RedisServer, topics: Topics) -> None:
+    """The zombie held a batch; the new owner applied it all while it slept. On waking each of
+    its writes is refused (already applied), nothing changes in Redis, and what it publishes
+    is byte for byte what the owner decided."""
+    events, batch = one_person()
+    owned, late, zm = paused_writer(redis_server.url, topics, batch, batch)
+    assert zm.redeliveries._value.get() == len(events)
+    r = redis_server.client()
+    assert int(r.hget(person_key("P0000001"), "ver")) == len(events)  # no write of the zombie's landed
+    assert [(o.topic, o.key, o.value) for o in late] == [(o.topic, o.key, o.value) for o in owned]
+    rep = check(Expected.of(events), *split(owned + late, topics), r)
+    assert not rep.problems, rep.problems
+    assert rep.unique_instructions >= 5 and rep.duplicates == rep.unique_decisions + rep.unique_instructions
+
+
+def test_write_from_a_stale_snapshot_is_refused_and_recomputed(redis_server: RedisServer, topics: Topics) -> None:
+    """The zombie read the person before eligibility and enrollment were applied by another
+    worker. Its writes, computed without them, must be refused (version moved) and decided
+    again on the fresh state: without the check every settlement would be refused as ineligible."""
+    events, batch = one_person()
+    owned, late, zm = paused_writer(redis_server.url, topics, batch[2:], batch[:2])
+    assert zm.conflicts._value.get() >= 1
+    r = redis_server.client()
+    assert int(r.hget(person_key("P0000001"), "ver")) == len(events)
+    rep = check(Expected.of(events), *split(owned + late, topics), r)
+    assert not rep.problems, rep.problems
+    assert rep.unique_instructions >= 5
