@@ -42,12 +42,15 @@ def make_payload(i: int, payload_bytes: int, persons: int = 10_000) -> tuple[byt
 
 async def raw_ceiling_async(bootstrap: str, n_messages: int = 50_000,
                             payload_bytes: int = 900, partitions: int = 4,
-                            topic: str | None = None, timeout_s: float = 300.0) -> dict[str, Any]:
+                            topic: str | None = None, timeout_s: float = 300.0,
+                            messages: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    """`messages` (key, value): the very events the workers get, so the two rates compare like with like."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     topic = topic or f"medassist.bench.ceiling.{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(ensure_topics, bootstrap, [topic], partitions)
-    msgs = [make_payload(i, payload_bytes) for i in range(n_messages)]
+    msgs = messages if messages is not None else [make_payload(i, payload_bytes) for i in range(n_messages)]
+    n_messages = len(msgs)
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 max_batch_size=256 * 1024, enable_idempotence=False)
@@ -93,7 +96,7 @@ async def raw_ceiling_async(bootstrap: str, n_messages: int = 50_000,
         raise AssertionError(f"consumed {got} messages, produced {n_messages}")
     return {
         "messages": n_messages,
-        "payload_bytes": len(msgs[0][1]),
+        "payload_bytes": round(sum(len(v) for _, v in msgs) / max(1, n_messages)),
         "partitions": partitions,
         "produce_s": round(produce_s, 3),
         "consume_s": round(consume_s, 3),
