@@ -108,6 +108,9 @@ def test_month_end_finds_exactly_the_injected_differences(kafka_broker: TansuBro
     assert sorted(s["fixmedins_code"] for s in statements) == sorted(books)
     assert all(s["statement_id"] == f"ST-202305-{s['fixmedins_code']}" for s in statements)
     assert (tmp_path / "out" / "month-end-2023-05.xlsx").exists()
+    # the ledger's fund statements come along (rebuilt from the topics: no ledger consumer ran here)
+    assert first["fund_statements"]["source"] == "rebuilt from topics"
+    assert first["fund_statements"]["counties"] >= 4 and "error" not in first["push_lists"]
 
     # a settlement of May for institution a arrives late, with everything redelivered again
     late = assistance("PI-late", "S-LATE", 55500, "2023-05-30", code=a)

@@ -20,6 +20,7 @@ from medassist.engine.dates import SHANGHAI
 from medassist.monthend import figures as figs
 from medassist.monthend.closes import CloseStore
 from medassist.monthend.closing import close
+from medassist.monthend.companions import gather
 from medassist.monthend.export import write_all
 from medassist.monthend.instructions import Intake
 from medassist.monthend.metrics import MonthEndMetrics
@@ -35,6 +36,7 @@ class Options:
     out_dir: str | None = None
     figures_file: str | None = None
     figures_topic: str | None = None
+    companions: bool = True  # also the ledger's fund statements and the warning push lists
 
 
 def read_instructions(bootstrap: str, topic: str) -> Intake:
@@ -98,6 +100,8 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
     publish(opts.bootstrap, topics.reconciliation, messages)
     if opts.out_dir is not None:
         summary["files"] = [str(p) for p in write_all(opts.out_dir, month, statements, result)]
+    if opts.companions:
+        summary.update(gather(month, opts.bootstrap, opts.redis_url, topics, opts.out_dir))
     if metrics is not None:
         metrics.record_close(record["closed_at_unix"], len(statements))
         if result is not None:
