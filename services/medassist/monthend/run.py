@@ -120,15 +120,21 @@ def due_month(now: datetime, close_day: int) -> str | None:
     return previous_month(now) if now.astimezone(SHANGHAI).day > close_day else None
 
 
+def tick(opts: Options, now: datetime, close_day: int, metrics: MonthEndMetrics | None) -> dict[str, Any] | None:
+    """One round of the schedule: close the due month if it is not closed yet."""
+    month = due_month(now, close_day)
+    if month is None or month in CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix).closed_months():
+        return None
+    return month_end(month, opts, metrics, now)
+
+
 def schedule(opts: Options, close_day: int, interval_s: float, metrics: MonthEndMetrics | None) -> None:
     """Forever: close the previous month once it is due (what the cluster runs)."""
-    store = CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix)
     while True:
-        month = due_month(datetime.now(SHANGHAI), close_day)
         try:
-            if month is not None and month not in store.closed_months():
-                summary = month_end(month, opts, metrics)
+            summary = tick(opts, datetime.now(SHANGHAI), close_day, metrics)
+            if summary is not None:
                 print(orjson.dumps(summary).decode(), flush=True)
         except Exception as e:  # a broker or Redis outage: say so and try again next round
-            print(f"month-end {month}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            print(f"month-end: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
         time.sleep(interval_s)
