@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fastjsonschema
 import pytest
 from ledger_data import fushun_quarter, instruction, movement
 from medassist.ledger.book import CONFLICT, DUPLICATE, POSTED, MemoryBook
 from medassist.ledger.postings import LedgerError, Posting, from_instruction, from_movement
 from medassist.ledger.statements import fund_statements, interest_transfer
+from medassist.schemas import load_schema
 
 
 def _post(book: MemoryBook, items: list[tuple[str, dict]]) -> list[int]:  # type: ignore[type-arg]
@@ -66,6 +68,9 @@ def test_fushun_year_end_checks() -> None:
     _post(book, fushun_quarter("210421", city="60000.00", cty="40000.00", prefix="B"))
     nov = {s["county"]: s for s in fund_statements(book, "2024-11")}
     dec = {s["county"]: s for s in fund_statements(book, "2024-12")}
+    check = fastjsonschema.compile(load_schema("fund_statement"))
+    for st in [*nov.values(), *dec.values()]:
+        check(st)  # the wire shape the month-end publishes
     split = {c: next(x for x in s["checks"] if x["check"] == "urban_city_share") for c, s in dec.items()}
     # 210402: city 70000 / county 30000 = 0.70 holds; 210421: 60000 / 40000 = 0.60 < 0.70, flagged at year end.
     assert (split["210402"]["city_share"], split["210402"]["flagged"]) == ("0.7000", False)

@@ -32,10 +32,10 @@ def _instructions(people: int) -> list[dict[str, Any]]:
     return out
 
 
-def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+def _produce(bootstrap: str, topic: str, values: list[bytes | None]) -> None:
     p = KafkaProducer(bootstrap_servers=bootstrap)
     for v in values:
-        p.send(topic, value=v)
+        p.send(topic, key=b"k", value=v)  # a key, so that a None value (a tombstone) can be sent
     p.flush()
     p.close()
 
@@ -54,8 +54,9 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
         mvs.append(movement(f"TR-{c}", "transfer", "400000.00", "2023-01-03", c))
     bootstrap = kafka_broker.bootstrap
     ensure_topics(bootstrap, [topics.instructions, funds_topic(topics)])
-    bad = [b"{oops", orjson.dumps({**ins[0], "amount_fen": ins[0]["amount_fen"] + 1}),  # same id, other amount
-           orjson.dumps({**ins[1], "instruction_id": "PI-x", "payee_kind": "shop"})]
+    other_amount = {**ins[0], "amount_fen": ins[0]["amount_fen"] + 1}  # same id: a conflict
+    bad: list[bytes | None] = [b"{oops", None, orjson.dumps(other_amount),
+                               orjson.dumps({**ins[1], "instruction_id": "PI-x", "payee_kind": "shop"})]
     _produce(bootstrap, topics.instructions, [orjson.dumps(i) for i in ins] + [orjson.dumps(i) for i in ins[:7]] + bad)
     _produce(bootstrap, funds_topic(topics), [orjson.dumps(m) for m in mvs])
 
@@ -68,7 +69,7 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
         c.close()
     assert (s.posted, s.duplicates) == (len(ins) + len(mvs), 7)
     assert sorted(r.split(": ", 1)[1] for r in s.rejected) == [
-        "conflict: posted before with another amount or date", "message: not valid JSON",
+        "conflict: posted before with another amount or date", "message: empty", "message: not valid JSON",
         "payee_kind: unknown payee kind 'shop'"]
 
     redis_book = RedisBook(client, topics.prefix)
@@ -88,7 +89,7 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
 
     mem, rs = rebuild(bootstrap, topics)
     assert mem.balances == balances and mem.flows == redis_book.load_flows()
-    assert len(rs.rejected) == 3
+    assert len(rs.rejected) == 4
     assert fund_statements(redis_book, "2023-12") == fund_statements(mem, "2023-12")
 
     # A second ledger under a fresh group re-reads everything: all duplicates, balances unchanged.

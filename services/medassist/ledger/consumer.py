@@ -33,7 +33,9 @@ def funds_topic(topics: Topics) -> str:
     return f"{topics.prefix}.funds"
 
 
-def parse(value: bytes, is_movement: bool) -> Posting:
+def parse(value: bytes | None, is_movement: bool) -> Posting:
+    if not value:
+        raise LedgerError("message: empty")
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:

@@ -34,13 +34,13 @@ class PushLists:
     rejected: list[str] = field(default_factory=list)  # "#<n>: why", for messages that are not warnings
 
 
-def _parse(item: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    obj = item if isinstance(item, dict) else orjson.loads(item)
+def _parse(item: bytes | str | dict[str, Any] | None) -> dict[str, Any]:
+    obj = item if isinstance(item, dict) else orjson.loads(item or b"")
     _validate(obj)
     return obj  # type: ignore[no-any-return]
 
 
-def push_lists(items: Iterable[bytes | str | dict[str, Any]], month: str) -> PushLists:
+def push_lists(items: Iterable[bytes | str | dict[str, Any] | None], month: str) -> PushLists:
     """The month's push list per department, rows ordered by county, date and person."""
     out = PushLists(month, {d: [] for d in DEPARTMENTS})
     seen: set[str] = set()
