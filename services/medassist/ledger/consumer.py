@@ -17,7 +17,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from medassist.engine.policy import PolicyBook
+from medassist.engine.policy import PolicyBook, load_policies
 from medassist.ledger import book as B
 from medassist.ledger.metrics import LedgerMetrics
 from medassist.ledger.postings import LedgerError, Posting, from_instruction, from_movement
@@ -87,7 +87,7 @@ class LedgerConsumer:
                  checks_every_s: float = 10.0) -> None:
         self.bootstrap, self.book, self.topics = bootstrap, book, topics
         self.metrics = metrics or LedgerMetrics()
-        self.policies = policies
+        self.policies = policies or load_policies()  # once: the checks run every few seconds
         self.checks_every_s = checks_every_s
         self.summary = Summary()
         self.names = (topics.instructions, funds_topic(topics))
