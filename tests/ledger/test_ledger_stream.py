@@ -40,6 +40,10 @@ def _produce(bootstrap: str, topic: str, values: list[bytes | None]) -> None:
     p.close()
 
 
+def redis_book_of(client: Any, topics: Topics) -> RedisBook:
+    return RedisBook(client, topics.prefix)
+
+
 @pytest.mark.integration
 def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
         kafka_broker: TansuBroker, redis_server: RedisServer, topics: Topics) -> None:
@@ -72,7 +76,7 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
         "conflict: posted before with another amount or date", "message: empty", "message: not valid JSON",
         "payee_kind: unknown payee kind 'shop'"]
 
-    redis_book = RedisBook(client, topics.prefix)
+    redis_book = redis_book_of(client, topics)
     balances = redis_book.load_balances()
     assert sorted(balances) == counties
     for accts in balances.values():
@@ -86,6 +90,14 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
         assert metrics.registry.get_sample_value("medassist_fund_balance_fen",
                                                  {"county": county, "account": acct}) == fen
     assert metrics.registry.get_sample_value("medassist_ledger_postings_total") == len(ins) + len(mvs)
+    # Fushun's year-end check: 500000.00 raised in 2023, far less paid: the balance is above 15% of it.
+    fushun = next(c for c in counties if c.startswith("2104"))
+    dec = next(s for s in fund_statements(redis_book_of(client, topics), "2023-12") if s["county"] == fushun)
+    assert next(x for x in dec["checks"] if x["check"] == "year_end_balance")["flagged"]
+    assert metrics.registry.get_sample_value("medassist_fund_warnings",
+                                             {"county": fushun, "check": "year_end_balance"}) == 1
+    assert metrics.registry.get_sample_value("medassist_fund_warnings",
+                                             {"county": fushun, "check": "urban_city_share"}) == 0
 
     mem, rs = rebuild(bootstrap, topics)
     assert mem.balances == balances and mem.flows == redis_book.load_flows()
