@@ -19,7 +19,7 @@ def line(rule: str, base: int, deductible: int, ratio: Ratio | None, amount: int
             "capped_by": capped_by}
 
 
-def decision(kind: str, event_id: str | None, psn_no: str | None, status: str, *,
+def decision(kind: str | None, event_id: str | None, psn_no: str | None, status: str, *,
              setl_id: str | None = None, policy_id: str | None = None,
              lines: list[DecisionLine] | None = None, reason: str | None = None,
              **extra: Any) -> Decision:

@@ -23,6 +23,7 @@ from medassist.engine.validator import compile_check
 from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
+MONEY_FIELDS = frozenset({"medfee_sumamt", "inscp_scp_amt", *FUNDS, "contribution", "tier1_contribution"})
 
 # A real event is under 2 KiB; anything this big is abuse, refused before it is parsed.
 MAX_EVENT_BYTES = 256 * 1024
@@ -143,6 +144,8 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
             return InvalidEvent(missing[0], "missing" + more)
     field = (exc.name or "data").removeprefix("data").lstrip(".") or "event"
     why = exc.message.removeprefix(exc.name or "").strip() if exc.name else exc.message
+    if exc.rule == "minimum" and field in MONEY_FIELDS:
+        why = "negative amount"
     if exc.rule == "pattern" and isinstance(exc.value, str):  # say what is wrong, not the regex
         why = _PATTERN_WHY.get(exc.rule_definition, why)
         if exc.rule_definition == _MONEY_PATTERN:

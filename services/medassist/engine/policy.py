@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -200,40 +201,97 @@ def _diagnosis_list(entries: list[dict[str, Any]]) -> Predicate:
     return match
 
 
+def _med_type_in(allowed: frozenset[str]) -> Predicate:
+    def test(s: Settlement, r: str | None) -> bool:
+        return s.med_type in allowed
+    return test
+
+
+def _med_type_prefix(prefixes: tuple[str, ...]) -> Predicate:
+    def test(s: Settlement, r: str | None) -> bool:
+        return s.med_type.startswith(prefixes)
+    return test
+
+
+def _attr_in(key: str, allowed: frozenset[Any]) -> Predicate:
+    get = attrgetter(key)
+
+    def test(s: Settlement, r: str | None) -> bool:
+        return get(s) in allowed
+    return test
+
+
+def _flag_is(key: str, value: bool) -> Predicate:
+    get = attrgetter(key)
+
+    def test(s: Settlement, r: str | None) -> bool:
+        return get(s) is value
+    return test
+
+
+def _inscp_above(limit: int) -> Predicate:
+    def test(s: Settlement, r: str | None) -> bool:
+        return s.inscp_fen > limit
+    return test
+
+
+def _any(alts: list[Predicate]) -> Predicate:
+    def test(s: Settlement, r: str | None) -> bool:
+        return any(t(s, r) for t in alts)
+    return test
+
+
+def _not(inner: Predicate) -> Predicate:
+    def test(s: Settlement, r: str | None) -> bool:
+        return not inner(s, r)
+    return test
+
+
+def _all(tests: list[Predicate]) -> Predicate:
+    if len(tests) == 2:  # the common case, without a generator per call
+        first, second = tests
+
+        def both(s: Settlement, r: str | None) -> bool:
+            return first(s, r) and second(s, r)
+        return both
+
+    def every(s: Settlement, r: str | None) -> bool:
+        return all(t(s, r) for t in tests)
+    return every
+
+
+def _always(s: Settlement, r: str | None) -> bool:
+    return True
+
+
 def compile_condition(spec: dict[str, Any], diagnoses: dict[str, Predicate], where: str) -> Predicate:
     tests: list[Predicate] = []
     for key, value in spec.items():
         if key == "med_type":
-            allowed = frozenset(value)
-            tests.append(lambda s, r, a=allowed: s.med_type in a)
+            tests.append(_med_type_in(frozenset(value)))
         elif key == "med_type_prefix":
-            prefixes = tuple(value)
-            tests.append(lambda s, r, p=prefixes: s.med_type.startswith(p))
+            tests.append(_med_type_prefix(tuple(value)))
         elif key in ("opsp_kind", "hosp_lv", "location"):
-            allowed = frozenset(value)
-            tests.append(lambda s, r, a=allowed, k=key: getattr(s, k) in a)
+            tests.append(_attr_in(key, frozenset(value)))
         elif key in ("referral", "emergency", "special_disease", "major_disease", "inpatient_rated"):
-            tests.append(lambda s, r, v=value, k=key: getattr(s, k) is v)
+            tests.append(_flag_is(key, value))
         elif key == "inscp_scp_amt_above":
-            limit = to_fen(value)
-            tests.append(lambda s, r, lim=limit: s.inscp_fen > lim)
+            tests.append(_inscp_above(to_fen(value)))
         elif key == "diagnosis":
             if value not in diagnoses:
                 raise PolicyError(f"{where}.diagnosis: no list {value!r} under diagnoses")
             tests.append(diagnoses[value])
         elif key == "any":
-            alts = [compile_condition(c, diagnoses, f"{where}.any") for c in value]
-            tests.append(lambda s, r, alts=alts: any(t(s, r) for t in alts))
+            tests.append(_any([compile_condition(c, diagnoses, f"{where}.any") for c in value]))
         elif key == "not":
-            inner = compile_condition(value, diagnoses, f"{where}.not")
-            tests.append(lambda s, r, t=inner: not t(s, r))
+            tests.append(_not(compile_condition(value, diagnoses, f"{where}.not")))
         else:  # the schema already refuses unknown keys; this guards a schema/engine mismatch
             raise PolicyError(f"{where}.{key}: unknown condition")
     if not tests:
-        return lambda s, r: True
+        return _always
     if len(tests) == 1:
         return tests[0]
-    return lambda s, r: all(t(s, r) for t in tests)
+    return _all(tests)
 
 
 # ---- loading ----------------------------------------------------------------------------------

@@ -150,4 +150,4 @@ class RedisStore:
 
     async def outputs(self, psn_no: str, event_id: str) -> bytes | None:
         v = await self.redis.get(outputs_key(psn_no, event_id))
-        return v if v is None or isinstance(v, bytes) else bytes(v)
+        return v if v is None or isinstance(v, bytes) else str(v).encode()

@@ -1,0 +1,160 @@
+"""Input validation at the edge, and the shape of every decision replay emits.
+
+- What the contract forbids (negative money, more than two decimals, dates that do not exist,
+  times without an offset) gives an `invalid` decision whose reason starts with the field, and
+  the run goes on to decide the next event.
+- The fast pre-check (engine/validator.py) never lets through what the JSON Schema refuses:
+  checked against fastjsonschema on hostile mutations of a valid settlement.
+- Every decision of a generated year (plus the invalid ones) validates against
+  schemas/decision.schema.json, checked with the independent `jsonschema` library.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from medassist.bench.generate import population
+from medassist.engine.events import InvalidEvent, parse_event
+from medassist.engine.validator import FAST_PATTERNS, compile_check, fast_pattern
+from medassist.replay import replay_events
+from medassist.schemas import load_schema
+
+GOOD: dict[str, Any] = {
+    "type": "settlement", "event_id": "S-1", "setl_id": "S-1", "mdtrt_id": "M-1", "psn_no": "P001",
+    "insuplc_admdvs": "130300", "fixmedins_code": "H13030100001", "hosp_lv": "3", "designated": True,
+    "med_type": "21", "opsp_kind": None, "dise_codg": "C50.9", "special_disease": False, "major_disease": False,
+    "gend": "2", "age": 45, "begndate": "2023-05-01", "setl_time": "2023-05-10T10:00:00+08:00",
+    "medfee_sumamt": "35000.00", "inscp_scp_amt": "30000.00", "hifp_pay": "18000.00", "hifmi_pay": "2000.00",
+    "hifob_pay": "0", "cvlserv_pay": "0", "hifes_pay": "0", "insured": True, "emergency": False,
+    "referral": True, "location": "local", "remote_reg_date": None, "settlement_mode": "direct",
+}
+DIBAO = {"type": "eligibility", "event_id": "E-1", "psn_no": "P001", "insuplc_admdvs": "130300",
+         "category": "dibao", "action": "grant", "reported_at": "2023-03-04"}
+
+
+def good(**changes: Any) -> dict[str, Any]:
+    return {**GOOD, "event_id": "S-bad", "setl_id": "S-bad", **changes}
+
+
+# field, value, the start of the reason
+FORBIDDEN = [
+    ("medfee_sumamt", "-5.00", "medfee_sumamt: negative"),
+    ("inscp_scp_amt", -5, "inscp_scp_amt: negative"),
+    ("hifp_pay", "-0.01", "hifp_pay: negative"),
+    ("hifp_pay", "100.005", "hifp_pay: more than two decimals"),
+    ("hifmi_pay", 100.005, "hifmi_pay: more than two decimals"),
+    ("medfee_sumamt", "1e5", "medfee_sumamt: "),
+    ("medfee_sumamt", "12,000.00", "medfee_sumamt: "),
+    ("begndate", "2023-02-30", "begndate: "),
+    ("begndate", "2023/05/01", "begndate: "),
+    ("remote_reg_date", "2023-13-01", "remote_reg_date: "),
+    ("setl_time", "2023-02-29T10:00:00+08:00", "setl_time: "),
+    ("setl_time", "2023-05-10T10:00:00", "setl_time: "),
+    ("setl_time", "2023-05-10", "setl_time: "),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), FORBIDDEN, ids=[f"{f}={v!r}" for f, v, _ in FORBIDDEN])
+def test_what_the_contract_forbids_is_invalid_naming_the_field(field: str, value: Any, reason: str) -> None:
+    after = {**GOOD, "event_id": "S-2", "setl_id": "S-2"}
+    d = replay_events([DIBAO, good(**{field: value}), after])
+    assert len(d) == 2
+    assert d[0]["status"] == "invalid" and d[0]["assistance_fen"] == 0 and d[0]["lines"] == []
+    assert d[0]["reason"].startswith(reason), d[0]["reason"]
+    assert d[0]["event_id"] == "S-bad" and d[0]["psn_no"] == "P001"
+    # The run goes on: base 30000.00 - 18000.00 - 2000.00 = 10000.00, dibao inpatient 80% = 8000.00
+    assert d[1]["status"] == "paid" and d[1]["assistance_fen"] == 800000
+
+
+def test_a_missing_field_a_bad_line_and_bad_dates_of_other_events_are_invalid_too() -> None:
+    no_time = {k: v for k, v in GOOD.items() if k != "setl_time"}
+    bad_grant = {**DIBAO, "event_id": "E-2", "reported_at": "2023-02-29"}
+    bad_enrol = {"type": "enrollment", "event_id": "N-1", "psn_no": "P001", "insuplc_admdvs": "130300",
+                 "year": 2024, "insutype": "390", "contribution": "380.001"}
+    lines: list[Any] = [no_time, b"{not json", b"[1, 2]", {"type": "payment"}, bad_grant, bad_enrol,
+                        {"type": "reversal", "event_id": "R-1", "setl_id": "S-1", "psn_no": "P001",
+                         "insuplc_admdvs": "130300", "setl_time": "2023-05-12T09:00:00+08:00"}]
+    d = replay_events(lines)
+    assert [x["status"] for x in d] == ["invalid"] * 6 + ["rejected"]
+    assert [x["reason"].split(":")[0] for x in d[:6]] == [
+        "setl_time", "event", "event", "type", "reported_at", "contribution"]
+    assert d[6]["reason"] == "unknown_settlement"
+
+
+# ---- the fast pre-check against the schema ------------------------------------------------------------------
+
+HOSTILE = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12), st.sampled_from(["", " ", "0", "-1", "1.005", "1.", ".5", "12.34", "١٢", "2023-02-30",
+                                          "2023-05-10T10:00:00+08:00", "3", "21", "chronic", "130300\n",
+                                          "H1 3", "é", "\t", "1" * 13]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+SETTLEMENT_CHECK = compile_check(load_schema("settlement"))
+SETTLEMENT_SCHEMA = fastjsonschema.compile(load_schema("settlement"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(GOOD)), HOSTILE, min_size=1, max_size=3),
+       st.sets(st.sampled_from(sorted(GOOD)), max_size=2))
+def test_the_fast_check_never_passes_what_the_schema_refuses(changes: dict[str, Any], drop: set[str]) -> None:
+    obj = {k: v for k, v in {**GOOD, **changes}.items() if k not in drop}
+    assert SETTLEMENT_CHECK is not None
+    if SETTLEMENT_CHECK(dict(obj)):
+        SETTLEMENT_SCHEMA(dict(obj))  # raises if the schema disagrees
+    try:
+        parse_event(obj)  # and whatever it is, parsing says "invalid" or gives an event: never crashes
+    except InvalidEvent:
+        pass
+
+
+@pytest.mark.parametrize("pattern", [*FAST_PATTERNS, r"^[0-9]{6}$", r"^[0-9]{2,8}$", r"^[0-9]{3}$"])
+def test_each_fast_pattern_agrees_with_its_regex(pattern: str) -> None:
+    expr = fast_pattern(pattern)
+    assert expr is not None
+    env: dict[str, Any] = {"_money": __import__("medassist.engine.validator", fromlist=["_money"])._money}
+    fast = eval(f"lambda v: {expr.format(v='v')}", env)
+    regex = re.compile(pattern[:-1] + r"\Z")
+    texts = st.one_of(st.from_regex(regex), st.text(max_size=16),
+                      st.text(alphabet="0123456789.-١٢ \n\x7f~!", max_size=16))
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts)
+    def agree(v: str) -> None:
+        assert bool(fast(v)) == (regex.search(v) is not None), repr(v)
+
+    agree()
+
+
+def test_good_events_pass_the_fast_check_without_falling_back() -> None:
+    checks = {k: compile_check(load_schema(k)) for k in ("settlement", "eligibility", "reversal", "enrollment")}
+    seen = set()
+    for ev in population(60, seed=5):
+        check = checks[ev["type"]]
+        assert check is not None and check(ev), ev
+        seen.add(ev["type"])
+    assert seen == set(checks)
+
+
+# ---- decisions against their schema -------------------------------------------------------------------------
+
+
+def test_every_decision_replay_emits_validates_against_the_decision_schema() -> None:
+    events: list[Any] = list(population(150, seed=11))
+    events += [good(**{f: v}) for f, v, _ in FORBIDDEN] + [b"{oops", b"null", {"type": 7}]
+    decisions = replay_events(events)
+    validator = jsonschema.Draft7Validator(load_schema("decision"))
+    for d in decisions:
+        errors = [e.message for e in validator.iter_errors(orjson.loads(orjson.dumps(d)))]
+        assert not errors, (d, errors)
+    statuses = {d["status"] for d in decisions}
+    assert {"paid", "zero", "rejected", "invalid", "reversed", "not_eligible"} <= statuses
+    assert {d["policy_id"] for d in decisions if d["status"] == "paid"} == {
+        "qinhuangdao-2023", "fushun-2014", "kaizhou-2023", "lanzhou-2022"}
