@@ -81,6 +81,12 @@ def test_json_lines_figures_accept_setlym_and_numbers() -> None:
     assert figs.for_month(MONTH)["H2"].amount_fen == 30000
 
 
+def test_an_institution_month_may_exceed_the_per_settlement_cap() -> None:
+    # ten million yuan caps one settlement (engine.money), not a hospital's month
+    figs = from_json_lines([b'{"fixmedins_code": "H1", "month": "2023-05", "setl_cnt": 2100, "amount": "12345678.90"}'])
+    assert (figs.errors, figs.for_month(MONTH)["H1"].amount_fen) == ([], 1234567890)
+
+
 def test_statements_fixture_matches_the_real_close() -> None:
     # keeps the hand-written STATEMENTS/DETAILS above honest
     from medassist.monthend.instructions import Intake

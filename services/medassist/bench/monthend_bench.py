@@ -135,8 +135,9 @@ def main(args: argparse.Namespace) -> dict[str, object]:
         _say(f"reconciled: {len(result['matched'])} matched, differences {result['difference_counts']} "
              f"({time.perf_counter() - t_close:.1f}s)")
     diffs = sum(result["difference_counts"].values())
-    if diffs != INJECTED:
-        _say(f"WARNING: expected {INJECTED} differences, found {diffs}")
+    if diffs != INJECTED or len(result["matched"]) != len(record["statements"]) - INJECTED or figs.errors:
+        _say(f"WARNING: expected {INJECTED} differences and the rest matched; found {diffs}, "
+             f"{len(result['matched'])} matched, figure errors {figs.errors[:3]}")
     return {"settlements": n, "institutions": len(record["statements"]), "seconds": round(seconds, 2),
-            "peak_rss_mib": round(peak_rss_mib(), 1), "differences": diffs,
+            "peak_rss_mib": round(peak_rss_mib(), 1), "differences": diffs, "matched": len(result["matched"]),
             "read_s": round(work_s, 2), "generate_s": round(gen_s, 2), "close_s": round(t_close - t_read, 2)}

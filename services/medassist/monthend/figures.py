@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from medassist.engine.money import MoneyError, to_fen
+from medassist.engine.money import MoneyError
 
 COLUMNS = ("fixmedins_code", "month", "setl_cnt", "setl_id", "amount")
 
@@ -46,12 +46,23 @@ class Figures:
 
 
 def signed_fen(value: object) -> int:
-    """Yuan to fen, allowing a leading minus (a month whose reversals outweigh it)."""
-    if isinstance(value, str) and value.strip().startswith("-"):
-        return -to_fen(value.strip()[1:])
-    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        return -to_fen(-value)
-    return to_fen(value)
+    """Yuan to fen; a leading minus is allowed (a month whose reversals outweigh it).
+
+    Not engine.money.to_fen: its ten-million-yuan cap guards one settlement, and an
+    institution's month legitimately adds up to more than that.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise MoneyError("not an amount")
+    if isinstance(value, float) and value != value:
+        raise MoneyError("not a finite amount")
+    text = (format(value, "f") if isinstance(value, float) else str(value)).strip()
+    sign = -1 if text.startswith("-") else 1
+    whole, dot, frac = text.lstrip("-").partition(".")
+    if not whole.isdigit() or (dot and not frac.isdigit()) or len(whole) > 15:
+        raise MoneyError("not a decimal amount")
+    if len(frac) > 2 and frac[2:].strip("0"):
+        raise MoneyError("more than two decimals")
+    return sign * (int(whole) * 100 + int(frac[:2].ljust(2, "0")))
 
 
 def _month_of(row: dict[str, Any]) -> str:
