@@ -122,7 +122,10 @@ def test_months_follow_shanghai_time_through_the_real_engine() -> None:
               _event("S-1", "2023-05-31T23:30:00+08:00"),
               _event("S-2", "2023-05-31T16:30:00+00:00"),  # 00:30 on 1 June in Shanghai
               {"type": "reversal", "event_id": "R-1", "setl_id": "S-1", "psn_no": "P1",
-               "insuplc_admdvs": "130302", "setl_time": "2023-06-02T09:00:00+08:00"}]
+               "insuplc_admdvs": "130302", "setl_time": "2023-06-02T09:00:00+08:00"},
+              _event("S-3", "2023-06-20T10:00:00+08:00"),
+              {"type": "reversal", "event_id": "R-3", "setl_id": "S-3", "psn_no": "P1",  # 1 July in Shanghai
+               "insuplc_admdvs": "130302", "setl_time": "2023-06-30T16:30:00+00:00"}]
     instructions = [i for i in (build(d) for d in replay_events(events)) if i is not None]
     intake = Intake().add_all(instructions)
     # dibao inpatient in Qinhuangdao: 80% of (10000.00 in scope - 6000.00 paid by the fund) = 3200.00
@@ -131,5 +134,8 @@ def test_months_follow_shanghai_time_through_the_real_engine() -> None:
     june = close_month("2023-06", list(intake), {"2023-05"}, set(may.instruction_ids), CLOSED_AT)
     h1 = june.statements[0]
     assert (h1["settlement_count"], h1["assistance_fen"], h1["reversals_fen"], h1["net_due_fen"]) == \
-        (1, 320000, -320000, 0)
+        (2, 640000, -320000, 320000)
     assert h1["adjustments"] == []
+    july = close_month("2023-07", list(intake), {"2023-05", "2023-06"}, set(may.instruction_ids + june.instruction_ids),
+                       CLOSED_AT)
+    assert [(s["reversal_count"], s["net_due_fen"]) for s in july.statements] == [(1, -320000)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medassist.engine.dates import shanghai_date
 from medassist.engine.decision import ASSISTED, Decision, DecisionLine, decision, line
 from medassist.engine.events import (
     Eligibility,
@@ -167,7 +168,7 @@ class Engine:
             view.add(key, -delta, scratch)
         lines = [line(rule, 0, 0, None, -amount, None) for rule, amount in rec["paid"].items()]
         view.put_settlement(r.setl_id, {**rec, "st": "reversed", "mv": {}, "paid": {}, "raw": None})
-        reversed_on = r.setl_time[:10] if r.setl_time else rec["d"]
+        reversed_on = shanghai_date(r.setl_time) if r.setl_time else rec["d"]  # the month-end month
         return decision("reversal", r.event_id, r.psn_no, "reversed", policy_id=rec["pol"],
                         lines=lines, category=rec["cat"], settlement_mode=rec["mode"],
                         setl_date=rec["d"], year=int(rec["d"][:4]), payer=rec["payer"],
