@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 import orjson
 import redis
@@ -54,15 +55,17 @@ def instructions(n: int, institutions: int, seed: int) -> Iterator[bytes]:
         day = f"2023-05-{rng.randint(1, 31):02d}"
         direct = rng.random() < 0.95
         rule = "inpatient" if fen > 5_000_00 else "outpatient_chronic"
-        ins = {"instruction_id": f"PI-{k:012x}", "kind": "assistance", "amount_fen": fen, "amount": yuan(fen),
+        line = {"rule": rule, "base_fen": fen, "deductible_fen": 0, "ratio": "1.00", "amount_fen": fen,
+                "capped_by": None}
+        ins: dict[str, Any] = {
+               "instruction_id": f"PI-{k:012x}", "kind": "assistance", "amount_fen": fen, "amount": yuan(fen),
                "payer_account": "130302:assistance_expenditure",
                "payee_kind": "institution" if direct else "beneficiary", "payee_id": code,
                "psn_no": f"P{k % 400_000:07d}", "event_id": f"S-{k}", "setl_id": f"S-{k}",
                "policy_id": "qinhuangdao-2023", "category": "dibao",
                "settlement_mode": "direct" if direct else "manual", "setl_date": day, "year": 2023,
                "insuplc_admdvs": "130302", "fixmedins_code": code,
-               "lines": [{"rule": rule, "base_fen": fen, "deductible_fen": 0, "ratio": "1.00", "amount_fen": fen,
-                          "capped_by": None}], "reverses_instruction_id": None}
+               "lines": [line], "reverses_instruction_id": None}
         raw = orjson.dumps(ins)
         yield raw
         if rng.random() < 0.001:
@@ -71,7 +74,7 @@ def instructions(n: int, institutions: int, seed: int) -> Iterator[bytes]:
             on = f"2023-{rng.choice(['05', '06'])}-{rng.randint(1, 28):02d}"
             ins.update(instruction_id=f"PI-r{k:011x}", kind="clawback", amount_fen=-fen, amount=yuan(-fen),
                        reverses_instruction_id=ins["instruction_id"], reversed_on=max(on, day), event_id=f"R-{k}")
-            ins["lines"] = [{**ins["lines"][0], "amount_fen": -fen}]
+            ins["lines"] = [{**line, "amount_fen": -fen}]
             yield orjson.dumps(ins)
 
 
