@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 SHANGHAI = timezone(timedelta(hours=8))  # China keeps no daylight saving time
 
@@ -11,6 +12,12 @@ SHANGHAI = timezone(timedelta(hours=8))  # China keeps no daylight saving time
 def is_date(text: object) -> bool:
     if not isinstance(text, str) or len(text) != 10:
         return False
+    return _real_day(text)
+
+
+# A year of events names a few hundred distinct days: remember the answers (pure functions of text).
+@lru_cache(maxsize=8192)
+def _real_day(text: str) -> bool:
     try:
         date.fromisoformat(text)
     except ValueError:
@@ -21,18 +28,22 @@ def is_date(text: object) -> bool:
 def shanghai_date(ts: str) -> str:
     """The Asia/Shanghai calendar date of an ISO 8601 time that carries an offset."""
     if len(ts) == 25 and ts.endswith("+08:00") and ts[10] == "T":
-        date.fromisoformat(ts[:10])  # the fast path still refuses 2023-02-30
-        return ts[:10]
+        day = ts[:10]
+        if not _real_day(day):  # the fast path still refuses 2023-02-30
+            raise ValueError(f"no such day {day}")
+        return day
     dt = datetime.fromisoformat(ts)
     if dt.tzinfo is None:
         raise ValueError("no UTC offset")
     return dt.astimezone(SHANGHAI).date().isoformat()
 
 
+@lru_cache(maxsize=8192)
 def add_days(day: str, n: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
 
 
+@lru_cache(maxsize=8192)
 def first_of_next_month(day: str) -> str:
     d = date.fromisoformat(day)
     return (date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)).isoformat()

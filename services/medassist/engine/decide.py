@@ -114,8 +114,9 @@ class Engine:
             lines.append(reg)
             burden -= reg["amount_fen"]
             sups = supplements(view, policy, ln.rule, s, residence, year, key, cat, burden, moved)
-            lines.extend(sups)
-            burden -= sum(x["amount_fen"] for x in sups)
+            if sups:
+                lines.extend(sups)
+                burden -= sum(x["amount_fen"] for x in sups)
         if ln.burden:
             t = tilt(view, policy, s, residence, year, key, burden, moved)
             if t is not None:

@@ -41,6 +41,10 @@ def effective_date(rec: EligibilityRecord, policy: Policy) -> str:
 
 def active(records: list[EligibilityRecord], day: str, policy: Policy) -> dict[str, EligibilityRecord]:
     """Categories in force on `day` under `policy`: the last grant not revoked since."""
+    if len(records) == 1:  # most people hold one category: no timeline to sort
+        rec = records[0]
+        ok = rec["act"] == "grant" and policy.covers(rec["adm"]) and effective_date(rec, policy) <= day
+        return {rec["cat"]: rec} if ok else {}
     timeline = []
     for rec in records:
         if policy.covers(rec["adm"]):
