@@ -74,10 +74,7 @@ class Settlement:
     residence: str | None
     inpatient_rated: bool
     raw: dict[str, Any]
-
-    @property
-    def year(self) -> int:
-        return int(self.setl_date[:4])
+    year: int  # of setl_date: the year every accumulator is kept in
 
     @property
     def inpatient(self) -> bool:
@@ -259,6 +256,7 @@ def _settlement(d: dict[str, Any]) -> Settlement:
         remote_reg_date=_date(d, "remote_reg_date"),
         settlement_mode=d.get("settlement_mode", "direct"), insutype=d.get("insutype", "390"),
         residence=d.get("residence"), inpatient_rated=d.get("inpatient_rated", False), raw=d,
+        year=int(setl_date[:4]),
     )
 
 

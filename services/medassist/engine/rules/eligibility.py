@@ -91,7 +91,7 @@ def residence(records: list[EligibilityRecord]) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every settlement, and frozen __init__ costs ~3x
 class Choice:
     category: str | None  # None: the person holds no category the policy names
     key: str | None  # rate key (Lanzhou dibao: its class); None when manual review
@@ -124,6 +124,10 @@ def choose(policy: Policy, held: dict[str, EligibilityRecord], day: str, need_cl
     named = {c: r for c, r in held.items() if c in policy.categories}
     if not named:
         return Choice(None, None, None, refusal="category_not_covered" if held else "no_category")
+    if len(named) == 1:  # one category: nothing to rank
+        [(cat, rec)] = named.items()
+        key, manual = _assess(policy, cat, rec, day, need_class)
+        return Choice(cat, key, manual, payee=policy.categories[cat].payee)
     best = None
     for cat, rec in named.items():
         key, manual = _assess(policy, cat, rec, day, need_class)
