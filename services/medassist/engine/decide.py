@@ -105,7 +105,9 @@ class Engine:
         year = s.year
         residence = s.residence or eligibility.residence(view.eligibility())
         base = s.inscp_fen if not s.insured else s.inscp_fen - s.fund_fen
-        ln = next(x for x in policy.lines if x.when(s, residence))  # the schema demands a catch-all
+        for ln in policy.lines:  # the first that matches; the schema demands a catch-all last
+            if ln.when(s, residence):
+                break
         moved: dict[str, int] = {}
         lines: list[DecisionLine] = []
         reg = regular(view, policy, ln, year, key, cat, base, moved)

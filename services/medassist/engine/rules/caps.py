@@ -11,12 +11,13 @@ def limit(view: PersonView, policy: Policy, year: int, caps: tuple[str, ...], ke
     """`amount` cut to the tightest of `caps`; returns (amount, the cap that cut it)."""
     capped_by = None
     for cap in caps:
-        left = max(0, policy.cap_limit(cap, key, category) - view.acc(f"{year}:cap:{cap}"))
+        left = policy.cap_limit(cap, key, category) - view.acc(f"{year}:cap:{cap}")
         if left < amount:
-            amount, capped_by = left, cap
+            amount, capped_by = max(0, left), cap
     return amount, capped_by
 
 
 def use(view: PersonView, year: int, caps: tuple[str, ...], amount: int, moved: dict[str, int]) -> None:
-    for cap in caps:
-        view.add(f"{year}:cap:{cap}", amount, moved)
+    if amount:
+        for cap in caps:
+            view.add(f"{year}:cap:{cap}", amount, moved)
