@@ -77,7 +77,30 @@ async def start_producer(bootstrap: str) -> AIOKafkaProducer:
     return producer
 
 
+def limit_fetch_wait(ms: int) -> None:
+    """Make faust's consumer long-poll at most `ms` instead of its hard-coded 1500 ms.
+
+    Tansu answers a fetch when the wait expires, not when data arrives, so every event
+    waited ~400 ms in the broker (measured: p50 390 ms at 200/s; 20 ms -> p50 ~15 ms).
+    Real Kafka returns early anyway, so a short wait only costs idle fetches.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    create = AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "fetch_wait_ms", None) == ms:
+        return
+
+    def create_limited(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = ms  # read when the consumer starts its fetcher
+        return consumer
+
+    create_limited.fetch_wait_ms = ms  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = create_limited  # type: ignore[method-assign]
+
+
 def build_app(cfg: WorkerConfig) -> faust.App:
+    limit_fetch_wait(cfg.fetch_max_wait_ms)
     datadir = Path(cfg.datadir) / cfg.worker_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(cfg.group, **faust_app_kwargs(cfg.bootstrap, cfg.group, fast=cfg.fast_rebalance,
@@ -189,4 +212,8 @@ def run_worker(cfg: WorkerConfig, loglevel: str = "WARNING") -> None:
 
     logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
     app = build_app(cfg)
-    Worker(app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, redirect_stdouts=False)
+    # No terminal spinner: it sets the root logger to DEBUG so that every record spins it,
+    # and aiokafka's per-message debug records then cost more than deciding the event.
+    worker.spinner = None
+    worker.execute_from_commandline()
