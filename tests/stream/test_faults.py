@@ -335,3 +335,185 @@ def test_write_from_a_stale_snapshot_is_refused_and_recomputed(redis_server: Red
     rep = check(Expected.of(events), *split(owned + late, topics), r)
     assert not rep.problems, rep.problems
     assert rep.unique_instructions >= 5
+
+
+# ---- seeded simulation (VOPR-style): crashes at every store call, rebalances, zombies ------------
+
+class SimulatedCrash(Exception):
+    """The worker process dies here; it restarts from the committed offsets."""
+
+
+class Sim:
+    """Two workers over the partitions of one topic, one at a time, every choice from one seed.
+
+    Only the worker holding the baton talks to Redis, and the baton moves (and crashes
+    strike) only at store calls, chosen by the seeded generator: a failing seed replays
+    the same interleaving. Kafka is modelled: per-partition logs, committed offsets, an
+    owner per partition; a worker that lost a partition keeps working it for a while
+    (a zombie) and its commits are refused.
+    """
+
+    CRASH_P, SWITCH_P, REBALANCE_P = 0.06, 0.3, 0.1
+
+    def __init__(self, seed: int, logs: list[list[InMessage]], topics: Topics) -> None:
+        self.rng = random.Random(seed)
+        self.logs, self.topics = logs, topics
+        self.committed = [0] * len(logs)
+        self.owner = ["A" if p % 2 == 0 else "B" for p in range(len(logs))]
+        self.believes: dict[str, dict[int, int]] = {"A": {}, "B": {}}  # partition -> position
+        self.zombie_steps: dict[tuple[str, int], int] = {}
+        self.published: list[OutMessage] = []
+        self.turn = "A"
+        self.wake = {"A": asyncio.Event(), "B": asyncio.Event()}
+        self.done = {"A": False, "B": False}
+        self.crashes = self.rebalances = self.refused_commits = 0
+        self.calm = False  # the last phase: no more faults, so that everything finishes
+        for w in ("A", "B"):
+            self.restart(w)
+
+    def restart(self, w: str) -> None:
+        self.believes[w] = {p: self.committed[p] for p, o in enumerate(self.owner) if o == w}
+
+    async def point(self, w: str, where: str) -> None:
+        if self.calm:
+            return
+        if self.rng.random() < self.CRASH_P:
+            self.crashes += 1
+            raise SimulatedCrash(where)
+        if self.rng.random() < self.SWITCH_P:
+            await self.switch(w)
+
+    async def switch(self, w: str) -> None:
+        other = "B" if w == "A" else "A"
+        if self.done[other]:
+            return
+        self.turn = other
+        self.wake[w].clear()
+        self.wake[other].set()
+        await self.wake[w].wait()
+
+    def rebalance(self) -> None:
+        p = self.rng.randrange(len(self.logs))
+        old, new = self.owner[p], "B" if self.owner[p] == "A" else "A"
+        self.owner[p] = new
+        self.believes[new][p] = self.committed[p]
+        self.zombie_steps[(old, p)] = self.rng.randint(0, 6)  # the old owner has not noticed yet
+        self.rebalances += 1
+
+    async def step(self, w: str, proc: Processor) -> bool:
+        """One batch of one partition; False when this worker has nothing to do."""
+        for (zw, p), left in list(self.zombie_steps.items()):
+            if zw == w and left <= 0:
+                self.believes[w].pop(p, None)
+                del self.zombie_steps[(zw, p)]
+            elif zw == w:
+                self.zombie_steps[(zw, p)] = left - 1
+        ready = [p for p, pos in sorted(self.believes[w].items()) if pos < len(self.logs[p])]
+        if not ready:
+            return False
+        p = self.rng.choice(ready)
+        pos = self.believes[w][p]
+        batch = self.logs[p][pos:pos + self.rng.randint(1, 12)]
+        try:
+            outs = await proc.handle(batch)
+            await self.point(w, "publish")
+        except SimulatedCrash:
+            self.restart(w)
+            return True
+        self.published.extend(outs)
+        self.believes[w][p] = pos + len(batch)
+        if self.owner[p] == w:
+            self.committed[p] = pos + len(batch)
+        else:
+            self.refused_commits += 1
+        if not self.calm and self.rng.random() < self.REBALANCE_P:
+            self.rebalance()
+        return True
+
+    async def worker(self, w: str, proc: Processor, max_steps: int) -> None:
+        if self.turn != w:
+            await self.wake[w].wait()
+        for _ in range(max_steps):
+            if not await self.step(w, proc) and self.calm:
+                break
+            if self.rng.random() < self.SWITCH_P:
+                await self.switch(w)
+        self.done[w] = True
+        other = "B" if w == "A" else "A"
+        self.turn = other  # hand over for good
+        self.wake[other].set()
+
+
+class SimStore(RedisStore):
+    """The real store, with the simulation's crash and interleaving points around each call."""
+
+    def __init__(self, url: str, sim: Sim, w: str) -> None:
+        super().__init__(url)
+        self.sim, self.w = sim, w
+
+    async def load_many(self, people: list[str]) -> Any:
+        await self.sim.point(self.w, "load")
+        return await super().load_many(people)
+
+    async def apply_many(self, items: Any) -> Any:
+        await self.sim.point(self.w, "apply")
+        if not self.sim.calm and len(items) > 1 and self.sim.rng.random() < self.sim.CRASH_P:
+            await super().apply_many(items[:self.sim.rng.randrange(1, len(items))])
+            self.sim.crashes += 1
+            raise SimulatedCrash("mid-pipeline")  # some scripts ran, the rest never arrived
+        results = await super().apply_many(items)
+        await self.sim.point(self.w, "applied")  # crash here: applied, the reply lost
+        return results
+
+    async def outputs(self, psn_no: str, event_id: str) -> bytes | None:
+        await self.sim.point(self.w, "outputs")
+        return await super().outputs(psn_no, event_id)
+
+
+def partitioned(events: list[dict[str, Any]], partitions: int) -> list[list[InMessage]]:
+    logs: list[list[InMessage]] = [[] for _ in range(partitions)]
+    for ev in events:
+        p = int(ev["psn_no"][1:]) % partitions
+        logs[p].append(InMessage(p, len(logs[p]), ev["psn_no"].encode(), orjson.dumps(ev)))
+    return logs
+
+
+def run_sim(seed: int, url: str, topics: Topics, events: list[dict[str, Any]]) -> Sim:
+    engine = Engine(load_policies())
+    sim = Sim(seed, partitioned(events, 3), topics)
+
+    async def main() -> None:
+        stores = {w: SimStore(url, sim, w) for w in ("A", "B")}
+        procs = {w: Processor(engine, stores[w], topics, Metrics()) for w in ("A", "B")}
+        sim.wake["A"].set()
+        await asyncio.gather(*(sim.worker(w, procs[w], 400) for w in ("A", "B")))
+        sim.calm = True  # faults over: the owners finish their partitions
+        sim.done = {"A": False, "B": False}
+        for w in ("A", "B"):
+            sim.restart(w)
+            while await sim.step(w, procs[w]):
+                pass
+        for s in stores.values():
+            await s.close()
+
+    asyncio.run(main())
+    assert sim.committed == [len(log) for log in sim.logs]
+    return sim
+
+
+SIM_SEEDS = int(os.environ.get("MEDASSIST_SIM_SEEDS", "12"))  # raise it for a longer hunt
+
+
+@pytest.mark.parametrize("seed", range(SEED, SEED + SIM_SEEDS))
+def test_simulated_crashes_rebalances_and_zombies(seed: int, redis_server_module: RedisServer,
+                                                  topics: Topics) -> None:
+    r = redis_server_module.client()
+    r.flushall()
+    events = events_of(24, seed=seed % 997)
+    sim = run_sim(seed, redis_server_module.url, topics, events)
+    d, i = split(sim.published, topics)
+    rep = check(Expected.of(events), d, i, r)
+    print(f"[sim {seed}] events={len(events)} crashes={sim.crashes} rebalances={sim.rebalances} "
+          f"refused commits={sim.refused_commits} duplicates={rep.duplicates}")
+    assert not rep.problems, "\n".join(rep.problems)
+    assert sim.crashes > 0 and rep.unique_instructions > 20
