@@ -7,6 +7,7 @@ give the same decisions.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -63,13 +64,20 @@ def replay_file(path: str, out: IO[bytes] | None = None) -> int:
     write, dumps, nl = sink.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     feed = Replayer().feed
     n = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            if not raw.strip():
-                continue
-            n += 1
-            for d in feed(raw):
-                # Written at once, not batched: orjson's output kept alive costs more than a buffered write.
-                write(dumps(d, option=nl))
-    sink.flush()
+    # The state grows by millions of long-lived dicts that the default GC thresholds rescan again
+    # and again (~12% of the run at 20,000 people); collect less often while replaying.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        with open(path, "rb") as f:
+            for raw in f:
+                if not raw.strip():
+                    continue
+                n += 1
+                for d in feed(raw):
+                    # Written at once, not batched: orjson's output kept alive costs more than a buffered write.
+                    write(dumps(d, option=nl))
+        sink.flush()
+    finally:
+        gc.set_threshold(*thresholds)
     return n
