@@ -108,7 +108,9 @@ def wait_processed(bootstrap: str, group: str, topic: str, expected: int, timeou
         if done >= expected:
             return now - t0
         if workers is not None and not any(w.alive for w in workers):
-            raise RuntimeError("every worker has exited; see the worker logs")
+            codes = {w.worker_id: w.proc.returncode if w.proc else None for w in workers}
+            raise RuntimeError(f"every worker has exited (exit codes {codes}; 70: agent crashed); "
+                               "see the worker logs")
         if now - t0 > timeout_s:
             raise TimeoutError(f"only {done}/{expected} events processed after {timeout_s:.0f}s")
         if progress and now - last >= 1.0:
