@@ -243,6 +243,27 @@ def test_redis_restarts_mid_stream(cluster_factory: Callable[[int], Cluster], re
     verify("redis-restart", c, events, redis_server, seconds)
 
 
+def test_broker_frozen_mid_stream(cluster_factory: Callable[[int], Cluster], redis_server: RedisServer,
+                                  kafka_broker: TansuBroker) -> None:
+    """The broker stops answering for a while (SIGSTOP): publishes and commits fail or stall,
+    sessions lapse; the workers hold their batches and carry on when it answers again."""
+    rng = random.Random(SEED + 4)
+    events = events_of(300, seed=SEED % 1000 + 4)
+    n = len(events)
+    c = cluster_factory(4)
+    ws = [c.start(f"w{i}") for i in range(2)]
+    c.feed(events)
+    c.wait_progress(int(n * rng.uniform(0.3, 0.5)))
+    kafka_broker.pause()
+    try:
+        time.sleep(rng.uniform(3.0, 5.0))
+    finally:
+        kafka_broker.resume()
+    seconds = c.finish(n)
+    assert all(w.alive for w in ws)
+    verify("broker-frozen", c, events, redis_server, seconds)
+
+
 def test_agent_crash_exits_nonzero_and_restart_recovers(cluster_factory: Callable[[int], Cluster],
                                                         redis_server: RedisServer) -> None:
     """Corrupt state (a non-integer accumulator) is not an outage: the worker must exit, not idle."""
