@@ -13,9 +13,11 @@ person's keys in one slot and a script may touch them all):
                          seconds so a redelivery re-publishes exactly what was decided.
 
 The script refuses to apply an event twice (e:<event_id>) and refuses a change
-computed from a stale snapshot (ver), which also fences a zombie worker that
-lost its partition: its late write finds a newer version and is dropped. Every
-check happens before the first write, because Redis does not roll a script back.
+computed from a stale snapshot (ver, and for the 2nd..nth event of a person in one
+call, w: the previous write must be this call's own), which also fences a zombie
+worker that lost its partition: its late write finds the event already applied or a
+newer version, and is dropped. Every check happens before the first write, because
+Redis does not roll a script back.
 """
 
 from __future__ import annotations
