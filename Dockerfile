@@ -19,6 +19,8 @@ ENV MEDASSIST_SCHEMAS=/opt/medassist/schemas \
     PYTHONDONTWRITEBYTECODE=1
 USER medassist
 WORKDIR /var/lib/medassist
+# owned by medassist, so a named volume mounted here (month-end exports) is writable
+RUN mkdir -p /var/lib/medassist/exports
 EXPOSE 9464 9465 9466
 ENTRYPOINT ["medassist"]
 CMD ["worker"]

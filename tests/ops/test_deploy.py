@@ -179,6 +179,14 @@ def test_prometheus_scrapes_the_ports_the_services_listen_on() -> None:
     assert alerting == ["alertmanager:9093"] and "alertmanager" in services
 
 
+def test_month_end_alert_allows_a_day_after_the_scheduled_close() -> None:
+    command = compose()["services"]["monthend"]["command"]
+    close_day = int(command[command.index("--close-day") + 1])  # closes once this day has passed
+    (rule,) = [r for r in alert_rules() if r.get("alert") == "MedassistMonthEndNotClosed"]
+    threshold = re.search(r"day_of_month\(vector\(time\(\) \+ 28800\)\) >= (\d+)", rule["expr"])
+    assert threshold and int(threshold.group(1)) == close_day + 2
+
+
 # --- docker-compose.yml and the Dockerfile ---------------------------------------------
 
 class RecordingEnv(dict[str, str]):
