@@ -15,7 +15,7 @@ from typing import IO, Any
 import orjson
 
 from medassist.engine.decide import Engine
-from medassist.engine.decision import Decision, invalid
+from medassist.engine.decision import Decision, decision, invalid
 from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.state.memory import MemoryStore
@@ -43,7 +43,12 @@ class Replayer:
             ev = parse_event(obj)
         except InvalidEvent as e:
             return [invalid(obj, str(e))]
-        decisions, change = self.engine.decide(self.store.load(ev.psn_no), ev, fp)
+        try:
+            decisions, change = self.engine.decide(self.store.load(ev.psn_no), ev, fp)
+        except Exception as e:  # noqa: BLE001 - an engine bug must not stop the run; same decision as the stream's
+            return [decision(type(ev).__name__.lower(), ev.event_id, ev.psn_no, "invalid",
+                             reason=f"event: cannot be decided ({type(e).__name__})",
+                             setl_id=getattr(ev, "setl_id", None))]
         self.store.apply(ev.psn_no, change)
         return decisions
 

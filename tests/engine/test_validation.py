@@ -18,12 +18,13 @@ import fastjsonschema
 import jsonschema
 import orjson
 import pytest
+from engine_strategies import Person, person
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from medassist.bench.generate import population
 from medassist.engine.events import InvalidEvent, parse_event
 from medassist.engine.validator import FAST_PATTERNS, compile_check, fast_pattern
-from medassist.replay import replay_events
+from medassist.replay import Replayer, replay_events
 from medassist.schemas import load_schema
 
 GOOD: dict[str, Any] = {
@@ -58,6 +59,10 @@ FORBIDDEN = [
     ("setl_time", "2023-02-29T10:00:00+08:00", "setl_time: "),
     ("setl_time", "2023-05-10T10:00:00", "setl_time: "),
     ("setl_time", "2023-05-10", "setl_time: "),
+    ("setl_time", "2023-05-10T25:00:00+08:00", "setl_time: "),
+    ("setl_time", "9999-12-31T23:00:00-12:00", "setl_time: "),
+    ("setl_time", "1899-12-31T10:00:00+08:00", "setl_time: out of range"),
+    ("begndate", "0001-01-01", "begndate: out of range"),
 ]
 
 
@@ -94,7 +99,9 @@ HOSTILE = st.one_of(
     st.none(), st.booleans(), st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12), st.sampled_from(["", " ", "0", "-1", "1.005", "1.", ".5", "12.34", "١٢", "2023-02-30",
                                           "2023-05-10T10:00:00+08:00", "3", "21", "chronic", "130300\n",
-                                          "H1 3", "é", "\t", "1" * 13]),
+                                          "H1 3", "é", "\t", "1" * 13, "9999-12-31T23:00:00-12:00",
+                                          "0001-01-01T00:00:00+14:00", "2023-05-10T25:00:00+08:00",
+                                          "0001-01-01", "9999-12-31", "2023-W19-3", "1899-12-31"]),
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 GOOD_OF = {
@@ -174,3 +181,20 @@ def test_every_decision_replay_emits_validates_against_the_decision_schema() -> 
     assert {"paid", "zero", "rejected", "invalid", "reversed", "not_eligible"} <= statuses
     assert {d["policy_id"] for d in decisions if d["status"] == "paid"} == {
         "qinhuangdao-2023", "fushun-2014", "kaizhou-2023", "lanzhou-2022"}
+
+
+@settings(max_examples=80, deadline=None)
+@given(person(reversals=True, max_settlements=6), st.lists(st.tuples(st.integers(0, 12), st.text(max_size=0),
+                                                                     HOSTILE), max_size=6))
+def test_hostile_events_among_good_ones_never_reach_an_engine_error(p: Person, spoil: list[Any]) -> None:
+    # A person's events with some copies spoiled field by field (dates far out, wrong types...):
+    # every event gets its decision and the engine itself never fails (no "cannot be decided").
+    events = list(p.events)
+    for i, _, value in spoil:
+        original = events[i % len(events)]
+        field = sorted(original)[i % len(original)]
+        events.append({**original, "event_id": f"X{len(events)}", field: value})
+    r = Replayer()
+    for e in events:
+        for d in r.feed(dict(e)):
+            assert "cannot be decided" not in (d["reason"] or ""), (e, d)

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 SHANGHAI = timezone(timedelta(hours=8))  # China keeps no daylight saving time
+# Days an event may name: outside this a date is a typo, and date arithmetic near year 1 or 9999 overflows.
+FIRST_DAY, LAST_DAY = "1900-01-01", "2100-12-31"
 
 
 def is_date(text: object) -> bool:
@@ -18,6 +20,8 @@ def is_date(text: object) -> bool:
 # A year of events names a few hundred distinct days: remember the answers (pure functions of text).
 @lru_cache(maxsize=8192)
 def _real_day(text: str) -> bool:
+    if text[4:5] != "-" or text[7:8] != "-":  # YYYY-MM-DD only (fromisoformat also takes week dates)
+        return False
     try:
         date.fromisoformat(text)
     except ValueError:
@@ -27,15 +31,20 @@ def _real_day(text: str) -> bool:
 
 def shanghai_date(ts: str) -> str:
     """The Asia/Shanghai calendar date of an ISO 8601 time that carries an offset."""
-    if len(ts) == 25 and ts.endswith("+08:00") and ts[10] == "T":
-        day = ts[:10]
+    if (len(ts) == 25 and ts.endswith("+08:00") and ts[10] == "T" and ts[13] == ":" and ts[16] == ":"
+            and ts.isascii() and (ts[11:13] + ts[14:16] + ts[17:19]).isdigit()
+            and ts[11:13] < "24" and ts[14:16] < "60" and ts[17:19] < "60"):
+        day = ts[:10]  # the common case: already Shanghai time
         if not _real_day(day):  # the fast path still refuses 2023-02-30
             raise ValueError(f"no such day {day}")
         return day
     dt = datetime.fromisoformat(ts)
     if dt.tzinfo is None:
         raise ValueError("no UTC offset")
-    return dt.astimezone(SHANGHAI).date().isoformat()
+    try:
+        return dt.astimezone(SHANGHAI).date().isoformat()
+    except OverflowError:  # e.g. 9999-12-31T23:00-12:00
+        raise ValueError("out of range") from None
 
 
 @lru_cache(maxsize=8192)

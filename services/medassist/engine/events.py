@@ -17,7 +17,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
-from medassist.engine.dates import is_date, shanghai_date
+from medassist.engine.dates import FIRST_DAY, LAST_DAY, is_date, shanghai_date
 from medassist.engine.money import MAX_FEN, MoneyError, to_fen
 from medassist.engine.validator import compile_check
 from medassist.schemas import load_schema
@@ -191,7 +191,20 @@ def _date(d: dict[str, Any], key: str) -> str | None:
         return None
     if not is_date(v):
         raise InvalidEvent(key, "not a calendar date")
+    if not FIRST_DAY <= v <= LAST_DAY:
+        raise InvalidEvent(key, f"out of range ({FIRST_DAY} to {LAST_DAY})")
     return str(v)
+
+
+def _time_date(ts: str, key: str) -> str:
+    """The Shanghai date of an event time, or InvalidEvent naming `key`."""
+    try:
+        day = shanghai_date(ts)
+    except ValueError:
+        raise InvalidEvent(key, "not an ISO 8601 time with offset") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidEvent(key, f"out of range ({FIRST_DAY} to {LAST_DAY})")
+    return day
 
 
 def normalise_icd(code: str | None) -> str:
@@ -226,10 +239,7 @@ def parse_event(obj: object) -> Event:
 
 
 def _settlement(d: dict[str, Any]) -> Settlement:
-    try:
-        setl_date = shanghai_date(d["setl_time"])
-    except ValueError:
-        raise InvalidEvent("setl_time", "not an ISO 8601 time with offset") from None
+    setl_date = _time_date(d["setl_time"], "setl_time")
     medfee, inscp = _fen(d, "medfee_sumamt"), _fen(d, "inscp_scp_amt")
     funds = 0
     for k in FUNDS:
@@ -273,10 +283,7 @@ def _eligibility(d: dict[str, Any]) -> Eligibility:
 def _reversal(d: dict[str, Any]) -> Reversal:
     ts = d.get("setl_time")
     if ts is not None:
-        try:
-            shanghai_date(ts)
-        except ValueError:
-            raise InvalidEvent("setl_time", "not an ISO 8601 time with offset") from None
+        _time_date(ts, "setl_time")
     return Reversal(d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], ts)
 
 
