@@ -38,8 +38,8 @@ class Replayer:
                 return [invalid(None, "event: not valid JSON")]
         if not isinstance(obj, dict):
             return [invalid(None, "event: not a JSON object")]
-        fp = fingerprint(obj)  # before validation fills in defaults
         try:
+            fp = fingerprint(obj)  # before validation fills in defaults
             ev = parse_event(obj)
         except InvalidEvent as e:
             return [invalid(obj, str(e))]

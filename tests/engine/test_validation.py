@@ -198,3 +198,17 @@ def test_hostile_events_among_good_ones_never_reach_an_engine_error(p: Person, s
     for e in events:
         for d in r.feed(dict(e)):
             assert "cannot be decided" not in (d["reason"] or ""), (e, d)
+
+
+def test_an_extra_field_nested_deeper_than_orjson_writes_is_ignored_or_refused_by_name() -> None:
+    # The contract ignores unknown fields: 300 levels deep it is still just an ignored field (orjson writes
+    # 254 levels, so the fingerprint falls back to the json module); past what can be hashed at all the
+    # event is invalid, naming `event`, and the next event is decided.
+    def nested(depth: int) -> bytes:
+        return orjson.dumps({**DIBAO})[:-1] + b',"x":' + b"[" * depth + b"]" * depth + b"}"
+
+    after = {**GOOD, "event_id": "S-2", "setl_id": "S-2"}
+    d = replay_events([nested(300), orjson.dumps({**GOOD}), nested(1023), after])
+    assert [x["status"] for x in d] == ["paid", "invalid", "paid"]
+    assert d[0]["assistance_fen"] == 800000 and d[2]["assistance_fen"] == 800000
+    assert d[1]["reason"] == "event: nested too deeply"

@@ -9,6 +9,7 @@ are compiled once (fastjsonschema) and then the few rules a schema cannot say
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,7 +167,15 @@ _PATTERN_WHY = {
 
 def fingerprint(obj: dict[str, Any]) -> str:
     """Content hash of an event, to tell a redelivery from a clash of event ids."""
-    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+    try:
+        text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # Nested deeper than orjson writes (it reads deeper): an extra field, which the contract ignores.
+        try:
+            text = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+        except (RecursionError, ValueError):
+            raise InvalidEvent("event", "nested too deeply") from None
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
 
 
 def _fen(d: dict[str, Any], key: str) -> int:
