@@ -212,3 +212,15 @@ def test_an_extra_field_nested_deeper_than_orjson_writes_is_ignored_or_refused_b
     assert [x["status"] for x in d] == ["paid", "invalid", "paid"]
     assert d[0]["assistance_fen"] == 800000 and d[2]["assistance_fen"] == 800000
     assert d[1]["reason"] == "event: nested too deeply"
+
+
+@pytest.mark.parametrize("level", ["3", 3, 3.0])
+def test_hospital_level_as_text_or_number_is_the_same_level(level: Any) -> None:
+    # Kaizhou dibao, other disease: one stay at level 3 with inscp 40000.00 > 30000.00 qualifies;
+    # base 40000.00 - 20000.00 = 20000.00 x 70% = 14000.00 (a level read as "3.0" would have paid nothing).
+    grant = {**DIBAO, "insuplc_admdvs": "500154", "reported_at": "2024-01-01"}
+    s = {**GOOD, "insuplc_admdvs": "500154", "hosp_lv": level, "referral": False, "medfee_sumamt": "40000",
+         "inscp_scp_amt": "40000", "hifp_pay": "20000", "hifmi_pay": "0", "setl_time": "2024-05-10T10:00:00+08:00",
+         "begndate": "2024-05-01"}
+    [d] = replay_events([grant, s])
+    assert (d["status"], d["assistance_fen"], d["lines"][0]["rule"]) == ("paid", 1400000, "inpatient")
