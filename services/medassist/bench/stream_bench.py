@@ -7,7 +7,9 @@ Three figures from one run, on the same broker, so they can be read against each
   from the first send until the last of its decisions is consumed from the decisions topic
   (`settlements_per_s`: the settlements among them, over the same time);
 - `p50_ms`/`p99_ms`: input produced -> its payment instruction consumed, at a fixed
-  offered rate (`offered_per_s`) below saturation.
+  offered rate (`offered_per_s`) below saturation;
+- `per_worker_cpu_s`: backlog events per CPU second the workers used (from /proc), the
+  rate one dedicated core would give a worker: wall-clock rates on a shared machine are noisy.
 Each phase uses its own people (psn_no prefixed W/B/L), so one consumer can tell its
 phase's outputs by the message key. Expected output counts come from the in-memory
 replay of the same events, so "all done" is exact, not a guess.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +49,12 @@ Msg = tuple[bytes, bytes]
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux /proc): the worker's own cost, whatever else runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def phase_events(prefix: str, people: int, seed: int, limit: int) -> list[Msg]:
@@ -232,10 +241,14 @@ async def _bench(bootstrap: str, redis_url: str, workdir: Path, workers: int, ev
         if workers > 1:
             await asyncio.sleep(3.0)  # let a late joiner's rebalance settle before the clock runs
         _say(f"sustained: a backlog of {len(backlog)} events ({back_settlements} settlements)")
+        pids = [p.proc.pid for p in procs if p.proc is not None]
+        cpu0 = sum(cpu_seconds(pid) for pid in pids)
         seconds = await run_backlog(bootstrap, topics, backlog, b"B", back_d, 1800.0)
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
         per_s = len(backlog) / seconds
         _say(f"  {per_s:.0f} events/s, {back_settlements / seconds:.0f} settlements/s "
-             f"({per_s / workers:.0f}/s per worker)")
+             f"({per_s / workers:.0f}/s per worker); workers used {cpu:.1f} CPU s: "
+             f"{len(backlog) / cpu:.0f} events per CPU second")
         _say(f"latency: {len(lat_msgs)} events offered at {rate:.0f}/s")
         lat = await run_latency(bootstrap, topics, lat_msgs, lat_ins, rate, 120.0)
         _say(f"  p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms over {lat['latency_samples']} instructions")
@@ -248,6 +261,8 @@ async def _bench(bootstrap: str, redis_url: str, workdir: Path, workers: int, ev
         "workers": workers, "events": len(backlog), "settlements": back_settlements,
         "seconds": round(seconds, 2), "per_s": round(per_s), "per_worker_per_s": round(per_s / workers),
         "settlements_per_s": round(back_settlements / seconds),
+        # what one fully-available core gives a worker, however busy the machine was
+        "per_worker_cpu_s": round(len(backlog) / cpu), "worker_cpu_s": round(cpu, 2),
         "ceiling_per_s": ceiling["ceiling_per_s"], "ceiling_produce_per_s": ceiling["produce_per_s"],
         "ceiling_consume_per_s": ceiling["consume_per_s"],
         "ratio_to_ceiling": round(per_s / ceiling["ceiling_per_s"], 3),
