@@ -264,7 +264,8 @@ def _settlement(d: dict[str, Any]) -> Settlement:
     return Settlement(
         event_id=d["event_id"], setl_id=d["setl_id"], psn_no=d["psn_no"],
         admdvs=d["insuplc_admdvs"], fixmedins_code=d["fixmedins_code"],
-        hosp_lv=hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)), designated=d.get("designated", True),
+        hosp_lv=hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
+        designated=d.get("designated", True),
         med_type=d["med_type"], opsp_kind=d.get("opsp_kind"),
         dise_codg=normalise_icd(d.get("dise_codg")),
         special_disease=d.get("special_disease", False), major_disease=d.get("major_disease", False),
