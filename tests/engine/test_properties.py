@@ -34,8 +34,17 @@ def run(events: list[dict[str, Any]]) -> tuple[list[Decision], Replayer]:
     return out, r
 
 
+# Early warnings (monitoring/) are pushed once per person, year and kind and never withdrawn: a
+# reversal leaves their markers, and a re-settled stay does not warn twice. They are not assistance.
+NOT_ASSISTANCE = frozenset({"event_id", "warnings", "warning_gaps"})
+
+
 def without_ids(d: Decision) -> Decision:
-    return {k: v for k, v in d.items() if k != "event_id"}
+    return {k: v for k, v in d.items() if k not in NOT_ASSISTANCE}
+
+
+def accumulators(r: Replayer, psn: str) -> dict[str, int]:
+    return {k: v for k, v in r.store.load(psn).acc.items() if ":warned:" not in k}
 
 
 # ---- caps and bases -----------------------------------------------------------------------------------------
@@ -105,8 +114,8 @@ def test_reversal_then_the_same_settlement_again_is_as_if_settled_once(p: Person
     assert twice[cut + 1]["status"] == "reversed"
     assert twice[cut + 1]["assistance_fen"] == -once[cut]["assistance_fen"]
     assert without_ids(twice[cut + 2]) == without_ids(once[cut])
-    assert twice[cut + 3:] == once[cut + 1:]
-    assert r2.store.load(p.psn_no).acc == r1.store.load(p.psn_no).acc
+    assert [without_ids(d) for d in twice[cut + 3:]] == [without_ids(d) for d in once[cut + 1:]]
+    assert accumulators(r2, p.psn_no) == accumulators(r1, p.psn_no)
 
 
 @FAST
@@ -116,7 +125,7 @@ def test_a_reversal_restores_every_accumulator_exactly(p: Person, data: st.DataO
     upto = p.events[:p.events.index(s)]
     _, before = run(upto)
     decisions, after = run([*upto, s, reversal(s, "R-x")])
-    assert after.store.load(p.psn_no).acc == before.store.load(p.psn_no).acc
+    assert accumulators(after, p.psn_no) == accumulators(before, p.psn_no)
     assert sum(d["assistance_fen"] for d in decisions if d["setl_id"] == s["setl_id"]) == 0
 
 
