@@ -59,8 +59,8 @@ def decode(m: InMessage) -> tuple[Event | None, str, list[Decision]]:
         return None, "", [invalid(None, "event: not valid JSON")]
     if not isinstance(obj, dict):
         return None, "", [invalid(None, "event: not a JSON object")]
-    fp = fingerprint(obj)
     try:
+        fp = fingerprint(obj)  # may refuse an event nested too deeply to hash
         ev = parse_event(obj)
     except InvalidEvent as e:
         return None, "", [invalid(obj, str(e))]
@@ -81,9 +81,11 @@ class Processor:
         self.topics = topics
         self.metrics = metrics
         self.max_attempts = max_attempts
+        self._republished: set[int] = set()  # positions in the current batch decided earlier
 
     async def handle(self, batch: list[InMessage]) -> list[OutMessage]:
         results: list[list[Decision]] = [[] for _ in batch]
+        self._republished = set()
         todo: dict[str, list[tuple[int, Event, str]]] = {}
         for i, m in enumerate(batch):
             ev, fp, bad = decode(m)
@@ -138,6 +140,7 @@ class Processor:
                 retry.setdefault(psn, []).append((i, ev, fp))
         for psn, i, ev in redelivered:
             self.metrics.redeliveries.inc()
+            self._republished.add(i)
             stored = await self.store.outputs(psn, ev.event_id)
             results[i] = orjson.loads(stored) if stored else []
         return retry
@@ -147,26 +150,36 @@ class Processor:
         t = self.topics
         m_ = self.metrics
         now = time.time()
-        for m, decisions in zip(batch, results, strict=True):
+        for i, (m, decisions) in enumerate(zip(batch, results, strict=True)):
             if m.timestamp_ms:
                 m_.latency.observe(max(0.0, now - m.timestamp_ms / 1000))
+            # A redelivered event republishes the very same messages, but was counted when it was
+            # decided: counting it again would overstate what was paid after every crash.
+            count = i not in self._republished
             for d in decisions:
                 key = d["psn_no"].encode() if d["psn_no"] else m.key
                 out.append(OutMessage(t.decisions, key, orjson.dumps(d)))
-                for w in early_warnings.warnings_of(d, m_):  # to civil affairs / rural revitalisation
+                if count:
+                    found = early_warnings.warnings_of(d, m_)
+                else:
+                    found = d.get("warnings") or []
+                for w in found:  # to civil affairs / rural revitalisation
                     out.append(OutMessage(t.monitoring, key, orjson.dumps(w)))
-                m_.events.labels(d["type"] or "unknown", d["status"]).inc()
+                if count:
+                    m_.events.labels(d["type"] or "unknown", d["status"]).inc()
                 ins = instructions.build(d)
                 if ins is not None:
                     out.append(OutMessage(t.instructions, key, orjson.dumps(ins)))
-                    m_.instructions.labels(ins["kind"]).inc()
-                    for ln in d["lines"]:
-                        if ln["amount_fen"] > 0:
-                            m_.assistance.labels(d["policy_id"], ln["rule"]).inc(ln["amount_fen"])
-                        elif ln["amount_fen"] < 0:
-                            m_.clawbacks.labels(d["policy_id"], ln["rule"]).inc(-ln["amount_fen"])
+                    if count:
+                        m_.instructions.labels(ins["kind"]).inc()
+                        for ln in d["lines"]:
+                            if ln["amount_fen"] > 0:
+                                m_.assistance.labels(d["policy_id"], ln["rule"]).inc(ln["amount_fen"])
+                            elif ln["amount_fen"] < 0:
+                                m_.clawbacks.labels(d["policy_id"], ln["rule"]).inc(-ln["amount_fen"])
                 if deadletter.is_dead(d):
                     dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value, self.engine.book)
                     out.append(OutMessage(t.deadletters, key, orjson.dumps(dl)))
-                    m_.dead_letters.labels(dl["reason_code"]).inc()
+                    if count:
+                        m_.dead_letters.labels(dl["reason_code"]).inc()
         return out
