@@ -94,11 +94,23 @@ def end_total(bootstrap: str, topic: str) -> int:
 
 
 def wait_processed(bootstrap: str, group: str, topic: str, expected: int, timeout_s: float,
-                   workers: list[WorkerProcess] | None = None, progress: bool = True) -> float:
-    """Block until the group committed `expected` input events; returns the seconds it took."""
+                   workers: list[WorkerProcess] | None = None, progress: bool = True,
+                   restarts: int = 0) -> float:
+    """Block until the group committed `expected` input events; returns the seconds it took.
+
+    With `restarts`, a worker that exits is started again (up to that many times in all), as a
+    supervisor would: a worker exits on purpose when its agent crashes (code 70), and its
+    unacknowledged events are redelivered to whoever owns the partition next.
+    """
     t0 = last = time.monotonic()
     done = 0
     while True:
+        for w in workers or ():
+            if restarts > 0 and w.proc is not None and not w.alive:
+                restarts -= 1
+                print(f"{w.worker_id} exited with code {w.proc.returncode}; restarting it "
+                      f"(see {w.log_path})", file=sys.stderr, flush=True)
+                w.start()
         try:
             done = committed_total(bootstrap, group, topic)
         except Exception as e:  # noqa: BLE001 - group not formed yet, broker busy: ask again

@@ -52,7 +52,7 @@ def demo(people: int = 300, workers: int = 2, seed: int = 7) -> dict[str, Any]:
         replayed = replay_events(sample.read_bytes().splitlines())
         a, b = paid_by_settlement(list(streamed.values())), paid_by_settlement(replayed)
         differing = sorted(k for k in a.keys() | b.keys() if a.get(k, 0) != b.get(k, 0))
-        summary["replay_net_assistance_fen"] = sum(b.values())
+        summary["replay_net_assistance_fen"] = sum(d["assistance_fen"] for d in replayed)
         summary["settlements_differing_from_replay"] = len(differing)
         summary["matches_replay"] = not differing
         if differing:

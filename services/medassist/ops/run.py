@@ -49,7 +49,8 @@ def run(file: str, workers: int = 2, decisions_out: str | None = None, instructi
         expected = end_total(bootstrap, topics.events)
         print(f"fed {fed} events to {topics.events}", file=sys.stderr)
         try:
-            seconds = wait_processed(bootstrap, cfg.group, topics.events, expected, timeout_s, procs)
+            seconds = wait_processed(bootstrap, cfg.group, topics.events, expected, timeout_s, procs,
+                                     restarts=3 * workers)
         except (TimeoutError, RuntimeError):
             for p in procs:
                 print(f"--- {p.log_path.name} (tail)\n" + "\n".join(
