@@ -356,3 +356,20 @@ def test_grafana_provisioning_matches_compose_mounts() -> None:
     (var,) = [v for v in dash["templating"]["list"] if v["type"] == "datasource"]
     assert var["query"] == "prometheus"
     assert all(p["datasource"]["uid"] == "${datasource}" for p in dash["panels"] if p["type"] != "row")
+
+
+def test_compose_commands_are_commands_medassist_accepts() -> None:
+    """Each medassist service's command parses with the real CLI parser (the image's entrypoint is
+    `medassist`): a renamed flag or a missing subcommand fails here, not at 3 a.m."""
+    from medassist.cli import build_parser
+
+    parser = build_parser()
+    services = compose()["services"]
+    checked = []
+    for name, svc in services.items():
+        if svc.get("image", "").startswith("medassist:") and "entrypoint" not in svc:
+            args = parser.parse_args(svc["command"])
+            assert args.command == svc["command"][0]
+            checked.append(name)
+    assert {"worker", "monthend", "ledger"} <= set(checked)
+    assert parser.parse_args(services["ledger"]["command"]).action == "consume"
