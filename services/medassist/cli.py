@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 import orjson
@@ -176,8 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that start processes of their own (broker, redis-server, workers) must stop them
+# when they are told to stop: SIGTERM then unwinds like Ctrl-C, through their cleanup.
+STARTS_PROCESSES = frozenset({"run", "demo", "bench"})
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in STARTS_PROCESSES:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return int(args.func(args))
 
 
