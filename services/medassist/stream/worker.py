@@ -30,7 +30,7 @@ from medassist.engine.policy import load_policies
 from medassist.ops.config import WorkerConfig
 from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import RedisStore
-from medassist.stream.faust_settings import commit_on_revoke, faust_app_kwargs
+from medassist.stream.faust_settings import commit_on_revoke, eager_delivery, faust_app_kwargs
 from medassist.stream.processor import InMessage, OutMessage, Processor
 
 log = logging.getLogger("medassist.worker")
@@ -101,6 +101,7 @@ def limit_fetch_wait(ms: int) -> None:
 
 def build_app(cfg: WorkerConfig) -> faust.App:
     limit_fetch_wait(cfg.fetch_max_wait_ms)
+    eager_delivery()
     datadir = Path(cfg.datadir) / cfg.worker_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(cfg.group, **faust_app_kwargs(cfg.bootstrap, cfg.group, fast=cfg.fast_rebalance,
