@@ -18,9 +18,10 @@ from typing import Any
 import fastjsonschema
 import orjson
 
+from medassist.engine.convert import CONVERTERS
 from medassist.engine.dates import FIRST_DAY, LAST_DAY, is_date, shanghai_date
 from medassist.engine.money import MAX_FEN, MoneyError, to_fen
-from medassist.engine.validator import compile_check
+from medassist.engine.validator import compile_parse
 from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
@@ -129,8 +130,16 @@ def _validator(name: str) -> Callable[[dict[str, Any]], Any]:
 
 KINDS = ("settlement", "eligibility", "reversal", "enrollment")
 _VALIDATORS = {n: _validator(n) for n in KINDS}
-# Fast yes/no checks; on a "no" fastjsonschema decides and names the field (see validator.py).
-_FAST = {n: compile_check(load_schema(n)) for n in KINDS}
+# The converted fields each kind's builder takes, in this order.
+_OUTPUTS = {
+    "settlement": ("setl_time", "medfee_sumamt", "inscp_scp_amt", *FUNDS, "begndate", "remote_reg_date"),
+    "eligibility": ("reported_at", "applied_at"),
+    "reversal": ("setl_time",),
+    "enrollment": ("contribution", "tier1_contribution", "enrolled_at"),
+}
+# Fused check-and-convert for the common case; on a "not sure" fastjsonschema decides and names the field,
+# and the slow converters below name what else is wrong (see validator.py, convert.py).
+_FAST = {n: compile_parse(load_schema(n), CONVERTERS, _OUTPUTS[n]) for n in KINDS}
 
 
 def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
@@ -231,58 +240,71 @@ def parse_event(obj: object) -> Event:
     if kind.__class__ is not str or kind not in _VALIDATORS:
         raise InvalidEvent("type", f"unknown event type {kind!r}")
     fast = _FAST[kind]
-    if fast is None or not fast(obj):
+    conv = None if fast is None else fast(obj)
+    if conv is None:
         try:
             _VALIDATORS[kind](obj)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise _schema_error(exc, kind, obj) from None
-    if "{" in obj["psn_no"] or "}" in obj["psn_no"]:  # Redis keys use {psn_no} as their hash tag
+    psn_no = obj["psn_no"]
+    if "{" in psn_no or "}" in psn_no:  # Redis keys use {psn_no} as their hash tag
         raise InvalidEvent("psn_no", "contains { or }")
     if kind == "settlement":
-        return _settlement(obj)
+        return _settlement(obj, conv or _settlement_values(obj))
     if kind == "eligibility":
-        return _eligibility(obj)
+        return _eligibility(obj, conv or (_date(obj, "reported_at"), _date(obj, "applied_at")))
     if kind == "reversal":
-        return _reversal(obj)
-    return _enrollment(obj)
+        return _reversal(obj, conv or (_setl_time(obj),))
+    return _enrollment(obj, conv or _enrollment_values(obj))
 
 
-def _settlement(d: dict[str, Any]) -> Settlement:
+def _setl_time(d: dict[str, Any]) -> str | None:
+    ts = d.get("setl_time")
+    return None if ts is None else _time_date(ts, "setl_time")
+
+
+def _settlement_values(d: dict[str, Any]) -> tuple[Any, ...]:
+    """What the fused check would have converted, each error naming its field in the same order."""
     setl_date = _time_date(d["setl_time"], "setl_time")
     medfee, inscp = _fen(d, "medfee_sumamt"), _fen(d, "inscp_scp_amt")
-    funds = 0
-    for k in FUNDS:
-        funds += _fen(d, k)
+    funds = [_fen(d, k) for k in FUNDS]
+    if inscp > medfee:
+        raise InvalidEvent("inscp_scp_amt", "more than medfee_sumamt")
+    if sum(funds) > inscp:
+        raise InvalidEvent("inscp_scp_amt", "less than the fund payments on it")
+    begndate = _date(d, "begndate")
+    if begndate is not None and begndate > setl_date:
+        raise InvalidEvent("begndate", "after the settlement date")
+    return (setl_date, medfee, inscp, *funds, begndate, _date(d, "remote_reg_date"))
+
+
+def _settlement(d: dict[str, Any], conv: tuple[Any, ...]) -> Settlement:
+    setl_date, medfee, inscp, f1, f2, f3, f4, f5, begndate, remote = conv
+    medfee = medfee or 0  # absent converts to None
+    inscp = inscp or 0
+    funds = (f1 or 0) + (f2 or 0) + (f3 or 0) + (f4 or 0) + (f5 or 0)
     if inscp > medfee:
         raise InvalidEvent("inscp_scp_amt", "more than medfee_sumamt")
     if funds > inscp:
         raise InvalidEvent("inscp_scp_amt", "less than the fund payments on it")
-    begndate = _date(d, "begndate") or setl_date
+    begndate = begndate or setl_date
     if begndate > setl_date:
         raise InvalidEvent("begndate", "after the settlement date")
-    hosp_lv = d.get("hosp_lv")
+    g = d.get
+    hosp_lv = g("hosp_lv")
     return Settlement(
-        event_id=d["event_id"], setl_id=d["setl_id"], psn_no=d["psn_no"],
-        admdvs=d["insuplc_admdvs"], fixmedins_code=d["fixmedins_code"],
-        hosp_lv=hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
-        designated=d.get("designated", True),
-        med_type=d["med_type"], opsp_kind=d.get("opsp_kind"),
-        dise_codg=normalise_icd(d.get("dise_codg")),
-        special_disease=d.get("special_disease", False), major_disease=d.get("major_disease", False),
-        gend=d.get("gend"), age=d.get("age"), begndate=begndate, setl_time=d["setl_time"],
-        setl_date=setl_date, medfee_fen=medfee, inscp_fen=inscp, fund_fen=funds,
-        insured=d.get("insured", True), emergency=d.get("emergency", False),
-        referral=d.get("referral", False), location=d.get("location", "local"),
-        remote_reg_date=_date(d, "remote_reg_date"),
-        settlement_mode=d.get("settlement_mode", "direct"), insutype=d.get("insutype", "390"),
-        residence=d.get("residence"), inpatient_rated=d.get("inpatient_rated", False), raw=d,
-        year=int(setl_date[:4]),
+        d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], d["fixmedins_code"],
+        hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
+        g("designated", True), d["med_type"], g("opsp_kind"), normalise_icd(g("dise_codg")),
+        g("special_disease", False), g("major_disease", False), g("gend"), g("age"), begndate,
+        d["setl_time"], setl_date, medfee, inscp, funds, g("insured", True), g("emergency", False),
+        g("referral", False), g("location", "local"), remote, g("settlement_mode", "direct"),
+        g("insutype", "390"), g("residence"), g("inpatient_rated", False), d, int(setl_date[:4]),
     )
 
 
-def _eligibility(d: dict[str, Any]) -> Eligibility:
-    reported = _date(d, "reported_at")
-    applied = _date(d, "applied_at")
+def _eligibility(d: dict[str, Any], conv: tuple[Any, ...]) -> Eligibility:
+    reported, applied = conv
     assert reported is not None
     if applied is not None and applied > reported:
         raise InvalidEvent("applied_at", "after reported_at (the approval)")
@@ -290,17 +312,20 @@ def _eligibility(d: dict[str, Any]) -> Eligibility:
                        reported, d.get("dibao_class"), applied, d.get("residence"))
 
 
-def _reversal(d: dict[str, Any]) -> Reversal:
-    ts = d.get("setl_time")
-    if ts is not None:
-        _time_date(ts, "setl_time")
-    return Reversal(d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], ts)
+def _reversal(d: dict[str, Any], conv: tuple[Any, ...]) -> Reversal:
+    return Reversal(d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], d.get("setl_time"))
 
 
-def _enrollment(d: dict[str, Any]) -> Enrollment:
+def _enrollment_values(d: dict[str, Any]) -> tuple[Any, ...]:
     contribution = _fen(d, "contribution")
-    tier1 = _fen(d, "tier1_contribution") if d.get("tier1_contribution") is not None else contribution
-    enrolled = _date(d, "enrolled_at")
+    tier1 = _fen(d, "tier1_contribution") if d.get("tier1_contribution") is not None else None
+    return contribution, tier1, _date(d, "enrolled_at")
+
+
+def _enrollment(d: dict[str, Any], conv: tuple[Any, ...]) -> Enrollment:
+    contribution, tier1, enrolled = conv
+    if tier1 is None:
+        tier1 = contribution
     if enrolled is not None and int(enrolled[:4]) not in (d["year"], d["year"] - 1):
         raise InvalidEvent("enrolled_at", "not in the contribution year or the year before")
     return Enrollment(d["event_id"], d["psn_no"], d["insuplc_admdvs"], d["year"], d["insutype"],

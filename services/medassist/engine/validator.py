@@ -9,6 +9,11 @@ schema (exact JSON types only, e.g. no int subclasses), so a `False` never
 refuses an event by itself: the caller then runs fastjsonschema, which either
 raises the precise error or accepts. A schema keyword this compiler does not
 know makes `compile_check` return None, and the caller uses fastjsonschema alone.
+
+`compile_parse` is the same check fused with the conversion the caller does next
+(yuan text to fen, a time to its date): a converter replaces a pattern's test,
+so each money or date string is read once, and the function returns the
+converted values, or None when the event is not certainly valid.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 Check = Callable[[dict[str, Any]], bool]
+Parse = Callable[[dict[str, Any]], "tuple[Any, ...] | None"]
+# A converter gets a present, non-null value of an allowed class; it returns the converted value, or
+# NOT_SURE when it cannot vouch for it (the pattern it stands in for, or anything else it checks).
+Converter = Callable[[Any], Any]
+NOT_SURE: Any = object()
 
 # Keywords that constrain nothing (annotations) or that we handle below.
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples", "$comment"})
@@ -86,7 +96,8 @@ def _classes(spec: dict[str, Any]) -> tuple[type, ...] | None:
     return None if allowed is None else tuple(sorted(allowed, key=lambda c: c.__name__))
 
 
-def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, Any], i: int) -> list[str]:
+def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, Any], i: int,
+              conv: Converter | None = None) -> list[str]:
     unknown = set(spec) - _PROPERTY_KEYWORDS
     if unknown:
         raise Unsupported(f"{name}: {sorted(unknown)}")
@@ -109,7 +120,7 @@ def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, An
     if "minLength" in spec or "maxLength" in spec:
         lo, hi = int(spec.get("minLength", 0)), spec.get("maxLength")
         str_tests.append(f"{lo} <= len({v})" + (f" <= {int(hi)}" if hi is not None else ""))
-    if "pattern" in spec:
+    if "pattern" in spec and conv is None:  # a converter stands in for the pattern's test
         expr = fast_pattern(spec["pattern"])
         if expr is None:
             env[f"P{i}"] = _pattern(spec["pattern"]).search
@@ -135,11 +146,26 @@ def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, An
         cond = " or ".join(fails)
         guard = "" if required else f"{v} is not {absent} and "
         src.append(f"    if {guard}({cond}): return False")
+    if conv is not None:  # absent or null converts to None
+        env[f"C{i}"] = conv
+        src.append(f"    c{i} = None if {v} is {absent} or {v} is None else C{i}({v})")
+        src.append(f"    if c{i} is _NS: return False")
     return src
 
 
 def compile_check(schema: dict[str, Any]) -> Check | None:
     """A function obj -> True only if obj certainly satisfies `schema`; None if it cannot be compiled."""
+    return _compile(schema, {}, ())  # type: ignore[return-value]
+
+
+def compile_parse(schema: dict[str, Any], converters: dict[str, Converter],
+                  outputs: tuple[str, ...]) -> Parse | None:
+    """obj -> the converted `outputs` (properties whose pattern has a converter), or None if not certainly
+    valid; the function itself is None if it cannot be compiled."""
+    return _compile(schema, converters, outputs)  # type: ignore[return-value]
+
+
+def _compile(schema: dict[str, Any], converters: dict[str, Converter], outputs: tuple[str, ...]) -> Any:
     try:
         unknown = set(schema) - _TOP_KEYWORDS
         if unknown or schema.get("type") != "object" or schema.get("additionalProperties", True) is not True:
@@ -148,12 +174,22 @@ def compile_check(schema: dict[str, Any]) -> Check | None:
         props: dict[str, Any] = schema.get("properties", {})
         if required - set(props):
             raise Unsupported("required property without a definition")
-        env: dict[str, Any] = {"_M": object(), "_NUM": (int, float), "_money": _money}
+        env: dict[str, Any] = {"_M": object(), "_NUM": (int, float), "_money": _money, "_NS": NOT_SURE}
         src = ["def check(d):", "    g = d.get"]
+        index = {}
         for i, (name, spec) in enumerate(props.items()):
-            src += _property(name, spec, name in required, env, i)
-        src.append("    return True")
+            conv = converters.get(spec.get("pattern", "")) if name in outputs else None
+            if name in outputs and conv is None:
+                raise Unsupported(f"{name}: no converter")
+            index[name] = i
+            src += _property(name, spec, name in required, env, i, conv)
+        missing = set(outputs) - set(index)
+        if missing:
+            raise Unsupported(f"outputs without a property: {sorted(missing)}")
+        src.append(f"    return ({''.join(f'c{index[n]}, ' for n in outputs)})" if outputs else "    return True")
     except Unsupported:
         return None
+    if outputs:  # "not certainly valid" is None here, not False
+        src = [ln.replace("return False", "return None") for ln in src]
     exec("\n".join(src), env)  # generated from our own schema files, like fastjsonschema does
-    return env["check"]  # type: ignore[no-any-return]
+    return env["check"]
