@@ -23,16 +23,20 @@ def decision(kind: str | None, event_id: str | None, psn_no: str | None, status:
              setl_id: str | None = None, policy_id: str | None = None,
              lines: list[DecisionLine] | None = None, reason: str | None = None,
              **extra: Any) -> Decision:
-    lines = lines or []
-    fen = sum(ln["amount_fen"] for ln in lines)
+    if not lines:  # most decisions: a refusal, no lines
+        lines, fen, text = [], 0, "0.00"
+    else:
+        fen = lines[0]["amount_fen"] if len(lines) == 1 else sum(ln["amount_fen"] for ln in lines)
+        text = yuan(fen)
     if status in ASSISTED:
         status = "paid" if fen > 0 else "zero"
     d: Decision = {
         "event_id": event_id, "setl_id": setl_id, "psn_no": psn_no, "policy_id": policy_id,
-        "status": status, "assistance": yuan(fen), "assistance_fen": fen, "lines": lines,
+        "status": status, "assistance": text, "assistance_fen": fen, "lines": lines,
         "reason": reason, "type": kind,
     }
-    d.update(extra)
+    if extra:
+        d.update(extra)
     return d
 
 

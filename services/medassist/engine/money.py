@@ -51,9 +51,10 @@ def to_fen(value: object) -> int:
 
 def yuan(fen: int) -> str:
     """Fen to the wire's yuan text with two decimals ("-12.05" for clawbacks)."""
-    sign = "-" if fen < 0 else ""
-    q, r = divmod(abs(fen), 100)
-    return f"{sign}{q}.{r:02d}"
+    if fen >= 0:  # the common case, without the sign work
+        return f"{fen // 100}.{fen % 100:02d}"
+    q, r = divmod(-fen, 100)
+    return f"-{q}.{r:02d}"
 
 
 @dataclass(frozen=True, slots=True)

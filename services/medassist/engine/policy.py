@@ -420,6 +420,8 @@ class PolicyBook:
             raise PolicyError(f"policy ids defined twice: {sorted(dup)}")
         self.by_id = {p.policy_id: p for p in self.policies}
         self._by_region: dict[str, list[Policy]] = {}
+        # (admdvs, day) -> the policy in force: a year of events names a few hundred days per region.
+        self._routes: dict[tuple[str, str], Policy | None] = {}
 
     def candidates(self, admdvs: str) -> list[Policy]:
         found = self._by_region.get(admdvs)
@@ -429,10 +431,19 @@ class PolicyBook:
         return found
 
     def route(self, admdvs: str, day: str) -> Policy | None:
+        key = (admdvs, day)
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        found = None
         for p in self.candidates(admdvs):  # the most specific region first
             if p.in_force(day):
-                return p
-        return None
+                found = p
+                break
+        if len(self._routes) < 1_000_000:  # bounded: hostile input must not grow it for ever
+            self._routes[key] = found
+        return found
 
 
 def load_policies(directory: Path | None = None, operator: dict[str, Any] | None = None) -> PolicyBook:
