@@ -26,12 +26,19 @@ class PersonState:
     events: dict[str, str] = field(default_factory=dict)  # event_id -> content fingerprint
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # one per event: a plain __init__ is cheaper than default factories
 class StateChange:
-    acc: dict[str, int] = field(default_factory=dict)  # increments
-    settlements: dict[str, SettlementRecord] = field(default_factory=dict)  # replaced whole
-    eligibility_add: list[EligibilityRecord] = field(default_factory=list)  # appended
-    events: dict[str, str] = field(default_factory=dict)
+    acc: dict[str, int]  # increments
+    settlements: dict[str, SettlementRecord]  # replaced whole
+    eligibility_add: list[EligibilityRecord]  # appended
+    events: dict[str, str]
+
+    def __init__(self, acc: dict[str, int] | None = None, settlements: dict[str, SettlementRecord] | None = None,
+                 eligibility_add: list[EligibilityRecord] | None = None, events: dict[str, str] | None = None) -> None:
+        self.acc = {} if acc is None else acc
+        self.settlements = {} if settlements is None else settlements
+        self.eligibility_add = [] if eligibility_add is None else eligibility_add
+        self.events = {} if events is None else events
 
     def empty(self) -> bool:
         return not (self.acc or self.settlements or self.eligibility_add or self.events)

@@ -121,6 +121,12 @@ def _class_rank(key: str | None) -> int:
 
 
 def choose(policy: Policy, held: dict[str, EligibilityRecord], day: str, need_class: bool = True) -> Choice:
+    if len(held) == 1:  # most people hold one category: nothing to filter or rank
+        [(cat, rec)] = held.items()
+        if cat not in policy.categories:
+            return Choice(None, None, None, refusal="category_not_covered")
+        key, manual = _assess(policy, cat, rec, day, need_class)
+        return Choice(cat, key, manual, payee=policy.categories[cat].payee)
     named = {c: r for c, r in held.items() if c in policy.categories}
     if not named:
         return Choice(None, None, None, refusal="category_not_covered" if held else "no_category")
