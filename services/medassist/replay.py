@@ -20,7 +20,6 @@ from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, 
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.state.memory import MemoryStore
 
-
 FREEZE_EVERY = 20_000  # events between gc.freeze() calls in replay_file
 
 
