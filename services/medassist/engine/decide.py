@@ -19,6 +19,7 @@ from medassist.engine.events import (
     Settlement,
     parse_event,
 )
+from medassist.engine.money import yuan
 from medassist.engine.policy import Policy, PolicyBook
 from medassist.engine.rules import admission, eligibility, premium, routing
 from medassist.engine.rules.eligibility import Choice
@@ -40,7 +41,7 @@ class Engine:
     def decide(self, snap: PersonState, ev: Event, fp: str) -> tuple[list[Decision], StateChange]:
         """Decisions for one event and the change it makes; `fp` is its content fingerprint."""
         view = PersonView(snap)
-        seen = view.seen(ev.event_id)
+        seen = snap.events.get(ev.event_id)  # view.seen(), while the change is still empty
         if seen is not None:
             if seen == fp:
                 return [], view.change  # a redelivery: already decided, nothing new
@@ -123,22 +124,31 @@ class Engine:
             t = tilt(view, policy, s, residence, year, key, burden, moved)
             if t is not None:
                 lines.append(t)
-        d = decision("settlement", event_id, s.psn_no, "paid", setl_id=s.setl_id,
-                     policy_id=policy.policy_id, lines=lines, category=cat,
-                     settlement_mode=mode, setl_date=s.setl_date, year=year,
-                     payer=routing.payer(policy, s.admdvs),
-                     payee=routing.settlement_payee(policy, s, mode, choice.payee),
-                     fixmedins_code=s.fixmedins_code, insuplc_admdvs=s.admdvs)
-        d["_moved"] = moved  # taken off by _record; never on the wire
+        fen = 0
+        for x in lines:
+            fen += x["amount_fen"]
+        # decision()'s shape and key order, built in place: this is the hot path
+        d: Decision = {
+            "event_id": event_id, "setl_id": s.setl_id, "psn_no": s.psn_no, "policy_id": policy.policy_id,
+            "status": "paid" if fen > 0 else "zero", "assistance": yuan(fen), "assistance_fen": fen,
+            "lines": lines, "reason": None, "type": "settlement", "category": cat, "settlement_mode": mode,
+            "setl_date": s.setl_date, "year": year, "payer": routing.payer(policy, s.admdvs),
+            "payee": routing.settlement_payee(policy, s, mode, choice.payee),
+            "fixmedins_code": s.fixmedins_code, "insuplc_admdvs": s.admdvs,
+            "_moved": moved,  # taken off by _record; never on the wire
+        }
         return d
 
     def _refuse(self, s: Settlement, policy: Policy | None, status: str, reason: str | None,
                 event_id: str | None = None, category: str | None = None) -> Decision:
-        return decision("settlement", event_id or s.event_id, s.psn_no, status, setl_id=s.setl_id,
-                        policy_id=policy.policy_id if policy else None, reason=reason,
-                        category=category, settlement_mode=s.settlement_mode,
-                        setl_date=s.setl_date, year=s.year, payer=None, payee=None,
-                        fixmedins_code=s.fixmedins_code, insuplc_admdvs=s.admdvs)
+        assert status not in ASSISTED  # decision()'s shape for a refusal, built in place (the hot path)
+        return {
+            "event_id": event_id or s.event_id, "setl_id": s.setl_id, "psn_no": s.psn_no,
+            "policy_id": policy.policy_id if policy else None, "status": status, "assistance": "0.00",
+            "assistance_fen": 0, "lines": [], "reason": reason, "type": "settlement", "category": category,
+            "settlement_mode": s.settlement_mode, "setl_date": s.setl_date, "year": s.year, "payer": None,
+            "payee": None, "fixmedins_code": s.fixmedins_code, "insuplc_admdvs": s.admdvs,
+        }
 
     @staticmethod
     def _record(d: Decision, s: Settlement, policy: Policy | None) -> SettlementRecord:
