@@ -102,13 +102,30 @@ def test_lanzhou_rural_resident_single_stay_more_than_10000() -> None:
 def test_lanzhou_dibao_edge_single_stay_after_three_systems_more_than_6000() -> None:
     # dibao_edge approved 2023-02-01. S1: base 18000.00 - 8000.00 = 10000.00; deductible 2000.00 ->
     # 60% x 8000.00 = 4800.00; burden 5200.00 is under the 6000.00 second-tilt line. Out of pocket
-    # 20000.00 - 8000.00 - 4800.00 = 7200.00 > 6000.00: warning. S2 (7000.00 out of pocket before assistance)
-    # is a second qualifying-size stay in the same year: no second warning of the same kind.
+    # 20000.00 - 8000.00 - 4800.00 = 7200.00 > 6000.00: warning. S2 is a second stay over the line in the
+    # same year, and each stay is its own alarm (§十六 "单次住院"): base 25000.00 - 2000.00 = 23000.00, no
+    # deductible left, 60% = 13800.00; year burden 5200.00 + 9200.00 = 14400.00, second tilt 30% x 8400.00 =
+    # 2520.00; out of pocket 30000.00 - 2000.00 - 16320.00 = 11680.00 > 6000.00: a second warning, its own id.
     r = replayer()
     out = r.feed(grant("E1", "P8", LZ, "dibao_edge", "2023-02-01"))
     out += r.feed(settlement("S1", "P8", LZ, "2023-05-01", "21", "20000.00", "18000.00", "8000.00"))
     assert out[0]["assistance_fen"] == 480_000
     assert _warnings(out) == [("S1", "relapse", "single_stay", 720_000, 600_000)]
     out += r.feed(settlement("S2", "P8", LZ, "2023-06-01", "21", "30000.00", "25000.00", "2000.00"))
-    assert _warnings(out[1:]) == []
-    assert len({w["warning_id"] for d in out for w in d["warnings"]}) == 1
+    assert _warnings(out[1:]) == [("S2", "relapse", "single_stay", 1_168_000, 600_000)]
+    assert len({w["warning_id"] for d in out for w in d["warnings"]}) == 2
+
+
+def test_lanzhou_a_stay_reversed_and_settled_again_is_not_warned_twice() -> None:
+    # The stay of the test above (7200.00 out of pocket), reversed and settled again under a new event id:
+    # the warning already pushed for that stay stands and is not pushed a second time.
+    r = replayer()
+    r.feed(grant("E1", "P8", LZ, "dibao_edge", "2023-02-01"))
+    first = r.feed(settlement("S1", "P8", LZ, "2023-05-01", "21", "20000.00", "18000.00", "8000.00"))
+    assert _warnings(first) == [("S1", "relapse", "single_stay", 720_000, 600_000)]
+    assert r.feed(reversal("R1", "P8", LZ, "S1", "2023-05-03"))[0]["status"] == "reversed"
+    again = settlement("S1-again", "P8", LZ, "2023-05-01", "21", "20000.00", "18000.00", "8000.00")
+    again["setl_id"] = "S1"
+    out = r.feed(again)
+    assert out[0]["assistance_fen"] == 480_000  # same stay, same assistance
+    assert _warnings(out) == []

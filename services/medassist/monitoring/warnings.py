@@ -3,8 +3,10 @@
 Pure, like the engine that calls it: reads the person through the `PersonView`
 and records what it adds in the settlement's `mv`, so a reversal takes the
 settlement's out-of-pocket cost back off the year total. A warning fires once
-per person, year and kind (a marker accumulator that reversals leave alone: a
-pushed warning is not withdrawn, and a re-settled stay must not push it twice).
+per person, year and kind for a year total (Qinhuangdao), and once per stay for a
+single-stay rule (Lanzhou: each stay over the line is its own alarm); a marker
+accumulator, which reversals leave alone, remembers it: a pushed warning is not
+withdrawn, and a re-settled stay must not push it twice.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from medassist.monitoring.rules import WarningRule
 YEAR_TOTAL = "oop"  # accumulator "<year>:oop": the person's out-of-pocket cost this year, in fen
 
 
-def warning_id(policy_id: str, kind: str, psn_no: str, year: int) -> str:
-    h = hashlib.blake2b(f"{policy_id}|{kind}|{psn_no}|{year}".encode(), digest_size=12).hexdigest()
+def warning_id(policy_id: str, kind: str, psn_no: str, year: int, setl_id: str | None = None) -> str:
+    """One id per person, year and kind; per stay too (`setl_id`) for a single-stay rule."""
+    stay = f"|{setl_id}" if setl_id is not None else ""
+    h = hashlib.blake2b(f"{policy_id}|{kind}|{psn_no}|{year}{stay}".encode(), digest_size=12).hexdigest()
     return f"EW-{h}"
 
 
@@ -58,7 +62,7 @@ def observe(view: PersonView, policy: Policy | None, s: Settlement, d: Decision)
             measured = oop
         else:
             measured = total
-        marker = f"{year}:warned:{rule.kind}"
+        marker = f"{year}:warned:{rule.kind}" + (f":{s.setl_id}" if rule.measure == "single_stay" else "")
         if view.acc(marker):
             continue
         threshold, basis, gap = _threshold(rule, policy, year)
@@ -107,7 +111,8 @@ def _threshold(rule: WarningRule, policy: Policy, year: int) -> tuple[int | None
 def _warning(rule: WarningRule, policy: Policy, s: Settlement, d: Decision, year: int, category: str | None,
              residence: str | None, measured: int, threshold: int, basis: str | None) -> dict[str, Any]:
     return {
-        "warning_id": warning_id(policy.policy_id, rule.kind, s.psn_no, year),
+        "warning_id": warning_id(policy.policy_id, rule.kind, s.psn_no, year,
+                                 s.setl_id if rule.measure == "single_stay" else None),
         "type": "early_warning", "kind": rule.kind, "measure": rule.measure,
         "policy_id": policy.policy_id, "psn_no": s.psn_no, "year": year,
         "category": category, "insutype": s.insutype, "residence": residence,
