@@ -38,8 +38,10 @@ def test_quarter_of_a_fushun_county_balances_and_states() -> None:
                               "interest": 1_234, "other": 0}
     assert jan["outflows"] == {"assistance": 620_050, "clawback": 0, "premium_subsidy": 38_000}
     assert (jan["outflows_total_fen"], jan["closing_fen"], jan["closing"]) == (658_050, 11_343_184, "113431.84")
-    assert jan["accounts"] == {"special": {"opening_fen": 0, "closing_fen": 4_000_000},
-                               "expenditure": {"opening_fen": 0, "closing_fen": 7_343_184}}
+    assert jan["accounts"] == {"special": {"opening_fen": 0, "adjustments_fen": 0, "closing_fen": 4_000_000},
+                               "expenditure": {"opening_fen": 0, "adjustments_fen": 0, "closing_fen": 7_343_184}}
+    assert (jan["statement_id"], jan["previous_statement_id"]) == ("FS-202401-210402", None)
+    assert jan["prior_period_adjustments"]["total_fen"] == 0 and jan["prior_period_adjustments"]["lines"] == []
     assert jan["transfers"]["special_to_expenditure"] == 8_000_000 and jan["balanced"]
     feb, = fund_statements(book, "2024-02")  # the clawback is booked on the day of the reversal
     assert (feb["opening_fen"], feb["outflows"]["clawback"], feb["closing_fen"]) == (11_343_184, -120_050, 11_463_234)

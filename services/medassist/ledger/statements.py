@@ -4,11 +4,17 @@ Computed from the month figures alone (book.py's Flows), so the Redis book and
 a rebuild from the topics give the very same statement. The fund's balance is
 the special plus the expenditure account; transfers between them move nothing
 in or out of the fund and are shown apart.
+
+Given a `Prior` (what the last month-end close froze), the opening is that close's
+closing and every flow dated before the month that the frozen statements did not
+count shows up as a prior-period adjustment, so the statements chain and the
+closing is still the ledger's true balance at the end of the month.
 """
 
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from medassist.engine.money import Ratio, yuan
@@ -16,46 +22,97 @@ from medassist.engine.policy import PolicyBook, load_policies
 from medassist.ledger import accounts as A
 from medassist.ledger.book import Flows
 
+SECTIONS = {"in:": "inflows", "out:": "outflows", "tr:": "transfers"}  # flow prefix -> statement section
+TRANSFERS = ("special_to_expenditure", "interest_to_special")
+
 
 class HasFlows(Protocol):
     def load_flows(self) -> Flows: ...
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A closed month's frozen statements (county -> statement) and the flows they count (months <= month)."""
+
+    month: str
+    statements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    basis: Flows = field(default_factory=dict)
+
+
+def statement_id(month: str, county: str) -> str:
+    """Deterministic: one statement per county and month, whoever computes it and how often."""
+    return f"FS-{month.replace('-', '')}-{county}"
+
+
+def basis(flows: Flows, month: str) -> Flows:
+    """The flows dated up to `month`: what statements of that month count (stored with a close)."""
+    return {c: {m: dict(f) for m, f in months.items() if m <= month} for c, months in flows.items()}
 
 
 def _sum(months: dict[str, dict[str, int]], keep: Any, name: str) -> int:
     return sum(f.get(name, 0) for m, f in months.items() if keep(m))
 
 
-def fund_statements(source: HasFlows | Flows, month: str, policies: PolicyBook | None = None) -> list[dict[str, Any]]:
+def fund_statements(source: HasFlows | Flows, month: str, policies: PolicyBook | None = None,
+                    prior: Prior | None = None) -> list[dict[str, Any]]:
     """One statement per county with postings up to `month` (YYYY-MM), ordered by county."""
     flows = source if isinstance(source, dict) else source.load_flows()
     book = policies or load_policies()
     out = []
-    for county in sorted(flows):
-        months = flows[county]
-        if not any(m <= month for m in months):
+    for county in sorted(flows.keys() | (prior.statements.keys() if prior else set())):
+        months = flows.get(county, {})
+        if not any(m <= month for m in months) and not (prior and county in prior.statements):
             continue
-        out.append(_statement(county, month, months, book))
+        out.append(_statement(county, month, months, book, prior))
     return out
 
 
-def _statement(county: str, month: str, months: dict[str, dict[str, int]], book: PolicyBook) -> dict[str, Any]:
+def _adjustments(months: dict[str, dict[str, int]], base: dict[str, dict[str, int]],
+                 month: str) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """(field -> fen not counted by `base`, the lines per original month and flow) for months before `month`."""
+    total: dict[str, int] = {}
+    lines: list[dict[str, Any]] = []
+    for m in sorted(months.keys() | base.keys()):
+        if m >= month:
+            continue
+        now, then = months.get(m, {}), base.get(m, {})
+        for name in sorted(now.keys() | then.keys()):
+            fen = now.get(name, 0) - then.get(name, 0)
+            if fen == 0:
+                continue
+            total[name] = total.get(name, 0) + fen
+            prefix = name[:name.index(":") + 1] if ":" in name else ""
+            if prefix in SECTIONS:
+                lines.append({"original_month": m, "section": SECTIONS[prefix], "name": name[len(prefix):],
+                              "amount_fen": fen, "amount": yuan(fen)})
+    return total, lines
+
+
+def _statement(county: str, month: str, months: dict[str, dict[str, int]], book: PolicyBook,
+               prior: Prior | None) -> dict[str, Any]:
     cur = months.get(month, {})
     year = month[:4]
-
-    def before(m: str) -> bool:
-        return m < month
-
-    def upto(m: str) -> bool:
-        return m <= month
-
+    # Without a close before, everything dated earlier is the opening; with one, what it did not count is adjusted.
+    base = {m: f for m, f in months.items() if m < month} if prior is None else prior.basis.get(county, {})
+    prev = prior.statements.get(county) if prior else None
+    adj, lines = _adjustments(months, base, month)
     accounts = {}
     for acct in A.FUND_ACCOUNTS:
-        opening = _sum(months, before, f"d:{acct}")
-        accounts[acct] = {"opening_fen": opening, "closing_fen": opening + cur.get(f"d:{acct}", 0)}
-    opening = sum(a["opening_fen"] for a in accounts.values())
+        opening = prev["accounts"][acct]["closing_fen"] if prev else sum(f.get(f"d:{acct}", 0) for f in base.values())
+        a = adj.get(f"d:{acct}", 0)
+        accounts[acct] = {"opening_fen": opening, "adjustments_fen": a,
+                          "closing_fen": opening + cur.get(f"d:{acct}", 0) + a}
+    opening = prev["closing_fen"] if prev else sum(a["opening_fen"] for a in accounts.values())
     inflows = {s: cur.get(f"in:{s}", 0) for s in A.SOURCES}
     outflows = {p: cur.get(f"out:{p}", 0) for p in A.PURPOSES}
-    closing = opening + sum(inflows.values()) - sum(outflows.values())
+    prior_adj = {"inflows": {s: adj.get(f"in:{s}", 0) for s in A.SOURCES},
+                 "outflows": {p: adj.get(f"out:{p}", 0) for p in A.PURPOSES},
+                 "transfers": {t: adj.get(f"tr:{t}", 0) for t in TRANSFERS}, "postings": adj.get("n", 0),
+                 "lines": lines}
+    adj_total = sum(prior_adj["inflows"].values()) - sum(prior_adj["outflows"].values())
+    prior_adj["total_fen"] = adj_total
+    prior_adj["total"] = yuan(adj_total)
+    closing = opening + sum(inflows.values()) - sum(outflows.values()) + adj_total
     policy = book.route(county, f"{month}-{calendar.monthrange(int(year), int(month[5:]))[1]:02d}")
 
     def ytd(m: str) -> bool:
@@ -63,13 +120,14 @@ def _statement(county: str, month: str, months: dict[str, dict[str, int]], book:
 
     raised = sum(_sum(months, ytd, f"in:{s}") for s in A.SOURCES)
     return {
-        "statement_id": f"FS-{county}-{month}", "county": county, "month": month,
+        "statement_id": statement_id(month, county), "county": county, "month": month,
         "policy_id": policy.policy_id if policy else None,
+        "previous_statement_id": prev["statement_id"] if prev else None,
         "opening_fen": opening, "opening": yuan(opening),
         "inflows": inflows, "inflows_total_fen": sum(inflows.values()),
         "outflows": outflows, "outflows_total_fen": sum(outflows.values()),
-        "transfers": {"special_to_expenditure": cur.get("tr:special_to_expenditure", 0),
-                      "interest_to_special": cur.get("tr:interest_to_special", 0)},
+        "transfers": {t: cur.get(f"tr:{t}", 0) for t in TRANSFERS},
+        "prior_period_adjustments": prior_adj,
         "closing_fen": closing, "closing": yuan(closing),
         "accounts": accounts, "postings": cur.get("n", 0),
         # the books agree with themselves: the flows explain the change of the two fund accounts

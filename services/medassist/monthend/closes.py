@@ -1,7 +1,8 @@
 """Closed months in Redis: written once, atomically, and read back unchanged forever after.
 
 `ma:close:{ns}:{month}` holds the whole close (statements, the instruction ids it included,
-the 3202 detail rows) as one compressed value, and `ma:close:{ns}:months` the set of closed
+the 3202 detail rows, the counties' fund statements with the ledger flows they count, the
+warning ids pushed) as one compressed value, and `ma:close:{ns}:months` the set of closed
 months. Both are written in one MULTI/EXEC guarded by WATCH on both keys, so two closers
 racing on the same month store one close between them (the loser reads the winner's), and
 a close computed while another month was being closed is recomputed, never double-counting
@@ -44,14 +45,18 @@ class CloseStore:
         raw = self.r.get(self._key(month))
         return None if raw is None else orjson.loads(zlib.decompress(raw))  # type: ignore[arg-type]
 
-    def included(self) -> set[str]:
-        """Every instruction id on any closed statement."""
-        ids: set[str] = set()
-        for m in self.closed_months():
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every stored close, by month."""
+        out = {}
+        for m in sorted(self.closed_months()):
             rec = self.get(m)
             if rec is not None:
-                ids.update(rec["instruction_ids"])
-        return ids
+                out[m] = rec
+        return out
+
+    def included(self) -> set[str]:
+        """Every instruction id on any closed statement."""
+        return {i for rec in self.records().values() for i in rec["instruction_ids"]}
 
     def put_once(self, month: str, record: dict[str, Any],
                  seen_months: set[str]) -> tuple[dict[str, Any], bool] | None:

@@ -2,7 +2,8 @@
 
 Order matters for safety: the close is stored before anything is published, so a crash
 after storing only means the rerun republishes the same statements (same ids; consumers
-deduplicate on statement_id).
+deduplicate on statement_id). The counties' fund statements are frozen in the same close
+and published next to the institution statements (type fund_statement).
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import fastjsonschema
 import orjson
 import redis
 
 from medassist.engine.dates import SHANGHAI
+from medassist.monthend import companions as comp
 from medassist.monthend import figures as figs
 from medassist.monthend.closes import CloseStore
 from medassist.monthend.closing import close
-from medassist.monthend.companions import gather
 from medassist.monthend.export import write_all
 from medassist.monthend.instructions import Intake
 from medassist.monthend.metrics import MonthEndMetrics
 from medassist.monthend.reconcile import reconcile
+from medassist.schemas import load_schema
 from medassist.stream.topics import Topics
 
 
@@ -73,15 +76,39 @@ def publish(bootstrap: str, topic: str, messages: list[tuple[str, dict[str, Any]
         producer.close()
 
 
+_valid_fund_statement = fastjsonschema.compile(load_schema("fund_statement"))
+
+
+def valid_fund_statements(statements: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(the ones the schema accepts, "id: why" for the others): a wrong one is reported, never published."""
+    good, bad = [], []
+    for s in statements:
+        try:
+            _valid_fund_statement(s)
+            good.append(s)
+        except fastjsonschema.JsonSchemaValueException as e:
+            bad.append(f"{s.get('statement_id')}: {e.message}")
+    return good, bad
+
+
 def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
               now: datetime | None = None) -> dict[str, Any]:
     """Close (or re-read the close of) `month`, publish, reconcile, export; returns a summary."""
     topics = Topics(opts.prefix)
     intake = read_instructions(opts.bootstrap, topics.instructions)
     store = CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix)
-    record, new = close(month, list(intake), store, now)
+    loaded: list[comp.Companions] = []
+
+    def companions() -> comp.Companions:  # the ledger and the warnings, read once, and only when needed
+        if not loaded:
+            loaded.append(comp.load(opts.bootstrap, opts.redis_url, topics))
+        return loaded[0]
+
+    record, new = close(month, list(intake), store, now, companions if opts.companions else None)
     statements: list[dict[str, Any]] = record["statements"]
     messages = [(s["statement_id"], s) for s in statements]
+    funds, invalid = valid_fund_statements((record.get("funds") or {}).get("statements", []))
+    messages += [(f["statement_id"], f) for f in funds]
     summary: dict[str, Any] = {**record["summary"], "closed_now": new,
                                "intake": {"institution_instructions": len(intake.items),
                                           "duplicates": intake.duplicates, "conflicts": intake.conflicts,
@@ -101,7 +128,13 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
     if opts.out_dir is not None:
         summary["files"] = [str(p) for p in write_all(opts.out_dir, month, statements, result)]
     if opts.companions:
-        summary.update(gather(month, opts.bootstrap, opts.redis_url, topics, opts.out_dir))
+        if not loaded and record.get("pushed") is not None:  # a rerun: the lists are rebuilt from the topic
+            from medassist.monthend.pushlist import read_warnings
+
+            loaded.append(comp.Companions({}, "", read_warnings(opts.bootstrap, topics.monitoring)))
+        summary.update(comp.show(record, loaded[0].warnings if loaded else None, opts.out_dir))
+        if invalid:
+            summary["fund_statements"]["invalid"] = invalid
     if metrics is not None:
         metrics.record_close(record["closed_at_unix"], len(statements))
         if result is not None:
