@@ -42,6 +42,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# A value of each class, for reading an absent optional property that only has a class test.
+_SAMPLES: dict[type, Any] = {bool: True, str: "", int: 0, float: 0.0}
+
+
 class Unsupported(Exception):
     """The schema uses a keyword this compiler does not translate."""
 
@@ -133,6 +137,11 @@ def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, An
     for key, op in (("minimum", "<"), ("maximum", ">")):
         if key in spec:
             fails.append(f"({v}.__class__ in _NUM and {v} {op} {spec[key]!r})")
+    sample = _SAMPLES.get(classes[0]) if classes is not None and len(classes) == 1 else None
+    if not required and conv is None and fails == [f"{v}.__class__ is not T{i}"] and sample is not None:
+        # Optional, and only its class is checked (the flags): read an absent one as a valid sample value.
+        env[f"D{i}"] = sample
+        return [f"    if g({name!r}, D{i}).__class__ is not T{i}: return False"]
     # An absent optional property is fine; read it as None when None is valid anyway (one test fewer).
     absent = "None" if nullable and not required else "_M"
     src = [f"    {v} = g({name!r}, {absent})" if absent == "_M" else f"    {v} = g({name!r})"]
@@ -148,7 +157,14 @@ def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, An
         src.append(f"    if {guard}({cond}): return False")
     if conv is not None:  # absent or null converts to None
         env[f"C{i}"] = conv
-        src.append(f"    c{i} = None if {v} is {absent} or {v} is None else C{i}({v})")
+        if required and not nullable:  # the class test has made it present and not null
+            src.append(f"    c{i} = C{i}({v})")
+        elif absent == "None":
+            src.append(f"    c{i} = None if {v} is None else C{i}({v})")
+        elif not nullable:  # optional: the class test let only an absent one through besides
+            src.append(f"    c{i} = None if {v} is _M else C{i}({v})")
+        else:
+            src.append(f"    c{i} = None if {v} is _M or {v} is None else C{i}({v})")
         src.append(f"    if c{i} is _NS: return False")
     return src
 
