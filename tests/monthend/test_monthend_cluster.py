@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import orjson
 import pytest
 from kafka import KafkaProducer
@@ -19,6 +20,7 @@ from medassist.engine.money import yuan
 from medassist.monthend.run import Options, month_end
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.replay import replay_events
+from medassist.schemas import load_schema
 from medassist.stream.instructions import build
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
@@ -111,6 +113,13 @@ def test_month_end_finds_exactly_the_injected_differences(kafka_broker: TansuBro
     # the ledger's fund statements come along (rebuilt from the topics: no ledger consumer ran here)
     assert first["fund_statements"]["source"] == "rebuilt from topics"
     assert first["fund_statements"]["counties"] >= 4 and "error" not in first["push_lists"]
+    funds = [m for m in msgs if m["type"] == "fund_statement"]
+    assert len(funds) == first["fund_statements"]["counties"]
+    assert all(f["statement_id"] == f"FS-202305-{f['county']}" and f["previous_statement_id"] is None
+               for f in funds)
+    check = fastjsonschema.compile(load_schema("fund_statement"))
+    for f in funds:
+        check(f)
 
     # a settlement of May for institution a arrives late, with everything redelivered again
     late = assistance("PI-late", "S-LATE", 55500, "2023-05-30", code=a)
@@ -126,6 +135,10 @@ def test_month_end_finds_exactly_the_injected_differences(kafka_broker: TansuBro
     # every statement published twice, both copies the same (same id, same closed_at, same money)
     assert {k: len(v) for k, v in copies.items()} == {s["statement_id"]: 2 for s in statements}
     assert all(v[0] == v[1] == next(s for s in statements if s["statement_id"] == k) for k, v in copies.items())
+    fund_copies = sorted((m for m in published(bootstrap, topics) if m["type"] == "fund_statement"),
+                         key=lambda m: m["statement_id"])
+    # the late instruction did not touch May's fund statements: two identical copies of each
+    assert fund_copies == [f for f in sorted(funds, key=lambda f: f["statement_id"]) for _ in range(2)]
 
     june = month_end("2023-06", Options(bootstrap=bootstrap, redis_url=redis_server.url, prefix=topics.prefix))
     assert june["closed_now"] and june["adjustment_lines"] == 1
@@ -133,3 +146,11 @@ def test_month_end_finds_exactly_the_injected_differences(kafka_broker: TansuBro
               and m["fixmedins_code"] == a][0]
     assert [(x["original_month"], x["setl_id"], x["amount_fen"]) for x in june_a["adjustments"]] == \
         [(MAY, "S-LATE", 55500)]
+    # its money shows in June's fund statement of the paying county, as a prior-period adjustment
+    may_funds = {f["county"]: f for f in funds}
+    june_funds = {m["county"]: m for m in published(bootstrap, topics) if m["type"] == "fund_statement"
+                  and m["month"] == "2023-06"}
+    assert all(j["opening_fen"] == may_funds[c]["closing_fen"] for c, j in june_funds.items())
+    adjusted = {c: [(x["original_month"], x["section"], x["name"], x["amount_fen"])
+                    for x in j["prior_period_adjustments"]["lines"]] for c, j in june_funds.items()}
+    assert {c: lines for c, lines in adjusted.items() if lines} == {"130302": [(MAY, "outflows", "assistance", 55500)]}
