@@ -27,8 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 from redis.exceptions import NoScriptError
 
 from medassist.engine.state import PersonState, StateChange
@@ -125,11 +127,32 @@ def event_args(event_id: str, fp: str, change: StateChange, outputs: bytes) -> l
 Item = tuple[str, int, str, str, StateChange, bytes]  # psn, version read, event_id, fp, change, outputs
 
 
+class HiredisPacking(Connection):
+    """A TCP connection that packs commands with hiredis (C) rather than redis-py's asyncio
+    Python packer, which re-joins the buffer per argument: ~7x faster, byte for byte the same
+    RESP, ~8% of a worker's CPU at a backlog (a batch's scripts carry tens of arguments each)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        first = args[0]
+        # redis-py passes multi-word commands ("SCRIPT LOAD") as one argument, split on the wire
+        if isinstance(first, str) and " " in first:
+            args = (*first.split(), *args[1:])
+        elif isinstance(first, bytes) and b" " in first:
+            args = (*first.split(), *args[1:])
+        return [hiredis.pack_command(args)]
+
+
+def connect(url: str) -> aioredis.Redis:
+    if url.startswith("redis://"):  # plain TCP; TLS and unix sockets keep redis-py's own classes
+        return aioredis.from_url(url, decode_responses=False, connection_class=HiredisPacking)
+    return aioredis.from_url(url, decode_responses=False)
+
+
 class RedisStore:
     """Async Redis access for the workers: batched snapshot reads and atomic applies."""
 
     def __init__(self, url: str, outputs_ttl: int = 14 * 86400) -> None:
-        self.redis = aioredis.from_url(url, decode_responses=False)
+        self.redis = connect(url)
         self.outputs_ttl = outputs_ttl
         self._sha: str | None = None
 
