@@ -16,6 +16,7 @@ from medassist.monthend.closes import CloseStore
 from medassist.monthend.closing import close
 from medassist.monthend.companions import Companions, pushed_rows, to_csv
 from medassist.monthend.instructions import Intake
+from medassist.monthend.run import valid_fund_statements
 from medassist.ops.embedded import RedisServer
 from medassist.schemas import load_schema
 
@@ -190,3 +191,12 @@ def test_closes_without_frozen_funds_start_the_chain_from_the_ledger(redis_serve
     assert (jun["opening_fen"], jun["prior_period_adjustments"]["total_fen"], jun["previous_statement_id"]) == (
         9_000_000, 0, None)
     assert jun["closing_fen"] == w.true_fund_balance() == 9_000_000 and yuan(jun["closing_fen"]) == "90000.00"
+
+
+def test_a_fund_statement_the_schema_refuses_is_reported_not_published(redis_server: RedisServer) -> None:
+    w = World(redis_server)
+    may(w)
+    [fs] = w.close("2023-05", JUNE_6)[0]["funds"]["statements"]
+    broken = {**fs, "statement_id": "FS-2023-05-130302"}
+    assert valid_fund_statements([fs, broken]) == (
+        [fs], ["FS-2023-05-130302: data.statement_id must match pattern ^FS-[0-9]{6}-[0-9]{6}$"])

@@ -133,8 +133,8 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
 
             loaded.append(comp.Companions({}, "", read_warnings(opts.bootstrap, topics.monitoring)))
         summary.update(comp.show(record, loaded[0].warnings if loaded else None, opts.out_dir))
-        if invalid:
-            summary["fund_statements"]["invalid"] = invalid
+    if invalid:
+        summary.setdefault("fund_statements", {})["invalid"] = invalid
     if metrics is not None:
         metrics.record_close(record["closed_at_unix"], len(statements))
         if result is not None:
