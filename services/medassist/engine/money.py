@@ -49,10 +49,13 @@ def to_fen(value: object) -> int:
     return fen
 
 
+_CENTS = [f"{c:02d}" for c in range(100)]
+
+
 def yuan(fen: int) -> str:
     """Fen to the wire's yuan text with two decimals ("-12.05" for clawbacks)."""
-    if fen >= 0:  # the common case, without the sign work
-        return f"{fen // 100}.{fen % 100:02d}"
+    if fen >= 0:  # the common case, without the sign work or a format spec
+        return f"{fen // 100}.{_CENTS[fen % 100]}"
     q, r = divmod(-fen, 100)
     return f"-{q}.{r:02d}"
 

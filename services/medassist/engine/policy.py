@@ -237,7 +237,10 @@ def _inscp_above(limit: int) -> Predicate:
 
 def _any(alts: list[Predicate]) -> Predicate:
     def test(s: Settlement, r: str | None) -> bool:
-        return any(t(s, r) for t in alts)
+        for t in alts:  # a plain loop: any() over a generator costs a frame per call
+            if t(s, r):
+                return True
+        return False
     return test
 
 
@@ -256,7 +259,10 @@ def _all(tests: list[Predicate]) -> Predicate:
         return both
 
     def every(s: Settlement, r: str | None) -> bool:
-        return all(t(s, r) for t in tests)
+        for t in tests:
+            if not t(s, r):
+                return False
+        return True
     return every
 
 
