@@ -38,7 +38,9 @@ def test_close_is_final_and_late_items_go_to_the_next_close(redis_server: RedisS
     assert store.closed_months() == {"2023-05", "2023-06"}
     assert store.included() == {"A-S1", "A-S2", "A-S5", "C-S0", "A-S7", "C-S2"}
     keys = sorted(k.decode() for k in redis_server.client().keys("*"))
-    assert keys == ["ma:close:p1:2023-05", "ma:close:p1:2023-06", "ma:close:p1:months"]
+    # one hash tag per namespace: the WATCH/MULTI over a month and the set of months stays in one
+    # Redis Cluster slot
+    assert keys == ["ma:close:{p1}:2023-05", "ma:close:{p1}:2023-06", "ma:close:{p1}:months"]
     # a second deployment sharing this Redis is not affected
     assert CloseStore(redis_server.client(), "p2").closed_months() == set()
 

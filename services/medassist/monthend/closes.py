@@ -1,8 +1,9 @@
 """Closed months in Redis: written once, atomically, and read back unchanged forever after.
 
-`ma:close:{ns}:{month}` holds the whole close (statements, the instruction ids it included,
+`ma:close:{<ns>}:{month}` (the namespace is a hash tag: every close of one deployment sits in one Redis
+Cluster slot, as the WATCH/MULTI below needs) holds the whole close (statements, the instruction ids it included,
 the 3202 detail rows, the counties' fund statements with the ledger flows they count, the
-warning ids pushed) as one compressed value, and `ma:close:{ns}:months` the set of closed
+warning ids pushed) as one compressed value, and `ma:close:{<ns>}:months` the set of closed
 months. Both are written in one MULTI/EXEC guarded by WATCH on both keys, so two closers
 racing on the same month store one close between them (the loser reads the winner's), and
 a close computed while another month was being closed is recomputed, never double-counting
@@ -32,11 +33,11 @@ class CloseStore:
         self.ns = namespace  # the topic prefix: deployments sharing a Redis keep apart
 
     def _key(self, month: str) -> str:
-        return f"{PREFIX}{self.ns}:{month}"
+        return f"{PREFIX}{{{self.ns}}}:{month}"
 
     @property
     def _months_key(self) -> str:
-        return f"{PREFIX}{self.ns}:months"
+        return f"{PREFIX}{{{self.ns}}}:months"
 
     def closed_months(self) -> set[str]:
         return {_text(m) for m in self.r.smembers(self._months_key)}
