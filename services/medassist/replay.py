@@ -18,6 +18,7 @@ from medassist.engine.decide import Engine
 from medassist.engine.decision import Decision, decision, invalid
 from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.policy import PolicyBook, load_policies
+from medassist.engine.state import apply_change
 from medassist.state.memory import MemoryStore
 
 FREEZE_EVERY = 20_000  # events between gc.freeze() calls in replay_file
@@ -45,13 +46,14 @@ class Replayer:
             ev = parse_event(obj)
         except InvalidEvent as e:
             return [invalid(obj, str(e))]
+        snap = self.store.load(ev.psn_no)
         try:
-            decisions, change = self.engine.decide(self.store.load(ev.psn_no), ev, fp)
+            decisions, change = self.engine.decide(snap, ev, fp)
         except Exception as e:  # noqa: BLE001 - an engine bug must not stop the run; same decision as the stream's
             return [decision(type(ev).__name__.lower(), ev.event_id, ev.psn_no, "invalid",
                              reason=f"event: cannot be decided ({type(e).__name__})",
                              setl_id=getattr(ev, "setl_id", None))]
-        self.store.apply(ev.psn_no, change)
+        apply_change(snap, change)  # what store.apply does, on the state already in hand
         return decisions
 
     def run(self, items: Iterable[bytes | str | dict[str, Any]]) -> Iterator[Decision]:
@@ -78,7 +80,7 @@ def replay_file(path: str, out: IO[bytes] | None = None) -> int:
     try:
         with open(path, "rb") as f:
             for raw in f:
-                if not raw.strip():
+                if raw.isspace():  # a blank line (iteration never yields b"")
                     continue
                 n += 1
                 if not n % FREEZE_EVERY:
