@@ -30,6 +30,7 @@ from medassist.engine.policy import load_policies
 from medassist.ops.config import WorkerConfig
 from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import RedisStore
+from medassist.stream.batch_publish import BatchPublisher
 from medassist.stream.faust_settings import commit_on_revoke, eager_delivery, faust_app_kwargs
 from medassist.stream.processor import InMessage, OutMessage, Processor
 
@@ -124,7 +125,8 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                 start_http_server(cfg.metrics_port, registry=metrics.registry)
             producer = await start_producer(cfg.bootstrap)
             store = RedisStore(cfg.redis_url)
-            ctx.update(producer=producer, store=store, processor=Processor(engine, store, cfg.topics, metrics))
+            ctx.update(producer=producer, store=store, processor=Processor(engine, store, cfg.topics, metrics),
+                       publisher=BatchPublisher(producer))
 
     @app.on_before_shutdown.connect
     async def _stop(app_: Any, **_: Any) -> None:
@@ -133,10 +135,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
             await ctx["store"].close()
 
     async def publish(outs: list[OutMessage]) -> None:
-        producer: AIOKafkaProducer = ctx["producer"]
-        futures = [await producer.send(o.topic, o.value, key=o.key) for o in outs]
-        if futures:
-            await asyncio.gather(*futures)
+        await ctx["publisher"].publish(outs)
 
     async def handle(batch: list[InMessage]) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
