@@ -15,5 +15,5 @@ def test_bench_replay_reports_the_contract_figures_for_the_generated_file() -> N
     assert figures["events"] == len(events)
     assert figures["settlements"] == sum(e["type"] == "settlement" for e in events)
     assert figures["decisions"] == len(replay_events(events))
-    for key in ("per_s", "engine_per_s", "json_ceiling_per_s", "settlements_per_s"):
+    for key in ("per_s", "engine_per_s", "parse_per_s", "json_ceiling_per_s", "settlements_per_s"):
         assert isinstance(figures[key], int) and figures[key] > 0, key
