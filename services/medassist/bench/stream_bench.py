@@ -9,7 +9,8 @@ Three figures from one run, on the same broker, so they can be read against each
 - `p50_ms`/`p99_ms`: input produced -> its payment instruction consumed, at a fixed
   offered rate (`offered_per_s`) below saturation;
 - `per_worker_cpu_s`: backlog events per CPU second the workers used (from /proc), the
-  rate one dedicated core would give a worker: wall-clock rates on a shared machine are noisy.
+  rate one dedicated core would give a worker: wall-clock rates on a shared machine are noisy;
+  `redis_cpu_us_per_event`/`broker_cpu_us_per_event`: what the servers spent per backlog event.
 Each phase uses its own people (psn_no prefixed W/B/L), so one consumer can tell its
 phase's outputs by the message key. Expected output counts come from the in-memory
 replay of the same events, so "all done" is exact, not a guess.
