@@ -20,7 +20,7 @@ from aiokafka.partitioner import murmur2
 
 from medassist.stream.processor import OutMessage
 
-CACHE_LIMIT = 200_000  # keys whose hash we remember (people recur); cleared when full
+CACHE_LIMIT = 20_000  # keys whose hash we remember (a person has several outputs a batch); cleared when full
 
 
 class BatchPublisher:
