@@ -105,7 +105,7 @@ def _statement(county: str, month: str, months: dict[str, dict[str, int]], book:
     opening = prev["closing_fen"] if prev else sum(a["opening_fen"] for a in accounts.values())
     inflows = {s: cur.get(f"in:{s}", 0) for s in A.SOURCES}
     outflows = {p: cur.get(f"out:{p}", 0) for p in A.PURPOSES}
-    prior_adj = {"inflows": {s: adj.get(f"in:{s}", 0) for s in A.SOURCES},
+    prior_adj: dict[str, Any] = {"inflows": {s: adj.get(f"in:{s}", 0) for s in A.SOURCES},
                  "outflows": {p: adj.get(f"out:{p}", 0) for p in A.PURPOSES},
                  "transfers": {t: adj.get(f"tr:{t}", 0) for t in TRANSFERS}, "postings": adj.get("n", 0),
                  "lines": lines}

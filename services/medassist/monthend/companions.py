@@ -123,7 +123,8 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 def show(record: dict[str, Any], warnings: Sequence[Warning] | None, out_dir: str | None) -> dict[str, Any]:
     """Summary entries (and files in out_dir) for the frozen fund statements and push lists."""
-    month, summary = record["month"], {}
+    month: str = record["month"]
+    summary: dict[str, Any] = {}
     funds = record.get("funds")
     if funds is None:
         summary["fund_statements"] = {"error": "this close froze no fund statements (closed without the ledger)"}

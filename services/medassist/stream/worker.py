@@ -128,7 +128,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
             ctx.update(producer=producer, store=store, processor=Processor(engine, store, cfg.topics, metrics),
                        publisher=BatchPublisher(producer))
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's stubs want a sync receiver
     async def _stop(app_: Any, **_: Any) -> None:
         if "producer" in ctx:
             await ctx["producer"].stop()
@@ -177,8 +177,8 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                             # on trying; the lag metric and the error counters tell the on-call SRE.
                             log.error("batch still failing, holding it: %r", e)
                             await asyncio.sleep(HOLD_S)
-                for e in events:
-                    await stream.ack(e)
+                for ev in events:
+                    await stream.ack(ev)
         except asyncio.CancelledError:
             raise  # faust stopping or restarting the agent: not a crash
         except Exception as e:  # noqa: BLE001 - anything else: exit so a supervisor restarts us
@@ -195,7 +195,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                 if tp.topic != cfg.topics.events:
                     continue
                 high = consumer.highwater(tp)
-                committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor
+                committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
                 if high is not None:
                     done = committed if committed is not None else 0
                     current[(tp.topic, tp.partition)] = high - done
