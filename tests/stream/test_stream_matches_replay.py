@@ -12,11 +12,11 @@ import shutil
 import subprocess
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import fastjsonschema
 import orjson
 import pytest
+from history import canon, paid_per_settlement
 from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
 from medassist.ops.config import WorkerConfig
@@ -32,19 +32,6 @@ pytestmark = pytest.mark.integration
 
 PEOPLE = 260  # ~3,000 events: every city, every event type, reversals and reach-backs
 PARTITIONS = 4
-
-
-def canon(obj: Any) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-
-
-def paid_per_settlement(decisions: set[bytes]) -> dict[str, int]:
-    paid: dict[str, int] = defaultdict(int)
-    for raw in decisions:
-        d = orjson.loads(raw)
-        if d["setl_id"] is not None:
-            paid[d["setl_id"]] += d["assistance_fen"]
-    return dict(paid)
 
 
 def _librdkafka_version(kcat: str) -> tuple[int, ...]:
