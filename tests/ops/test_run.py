@@ -123,7 +123,8 @@ def _watch_children(proc: subprocess.Popen[bytes], enough: Callable[[dict[int, s
         out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True)
         for line in out.stdout.splitlines():
             pid, _, args = line.strip().partition(" ")
-            seen[int(pid)] = args
+            if not args.startswith("["):  # "[python]": a reaped-soon zombie shows no command line
+                seen.setdefault(int(pid), args)
         if enough(seen):
             break
         time.sleep(0.1)
