@@ -221,7 +221,7 @@ def test_compose_environment_is_what_worker_config_reads(monkeypatch: pytest.Mon
     assert "MEDASSIST_WORKER_ID" not in worker_env  # replicas must differ: HOSTNAME is used
     assert (cfg.bootstrap, cfg.redis_url, cfg.group) == ("kafka:9092", "redis://redis:6379/0", "medassist-workers")
     assert cfg.topics.events == "medassist.events" and cfg.metrics_port == 9464
-    assert cfg.partitions == 12 and cfg.batch_size == 500 and cfg.batch_wait_s == 0.005
+    assert cfg.partitions == 12 and cfg.batch_size == 500
     assert cfg.fast_rebalance is False
     assert services["worker"]["deploy"]["replicas"] <= cfg.partitions  # a replica beyond that would idle
 

@@ -16,7 +16,6 @@ class WorkerConfig:
     group: str = "medassist-workers"
     partitions: int = 8
     batch_size: int = 500
-    batch_wait_s: float = 0.005
     fetch_max_wait_ms: int = 20  # the consumer's long poll (Tansu holds a fetch for all of it)
     metrics_port: int = 9464  # 0: no /metrics endpoint
     fast_rebalance: bool = False  # short session/heartbeat timeouts (tests, local runs)
@@ -33,7 +32,6 @@ class WorkerConfig:
             "group": e.get("MEDASSIST_GROUP", cls.group),
             "partitions": int(e.get("MEDASSIST_PARTITIONS", cls.partitions)),
             "batch_size": int(e.get("MEDASSIST_BATCH_SIZE", cls.batch_size)),
-            "batch_wait_s": float(e.get("MEDASSIST_BATCH_WAIT_S", cls.batch_wait_s)),
             "fetch_max_wait_ms": int(e.get("MEDASSIST_FETCH_MAX_WAIT_MS", cls.fetch_max_wait_ms)),
             "metrics_port": int(e.get("MEDASSIST_METRICS_PORT", cls.metrics_port)),
             "fast_rebalance": e.get("MEDASSIST_FAST_REBALANCE", "0") == "1",

@@ -111,7 +111,7 @@ class _Resumed:
 
 
 def eager_delivery() -> None:
-    """Deliver each fetched message to its stream without four tasks per message.
+    """Deliver each fetched message (to a stream, or to our intake) without four tasks per message.
 
     faust's fetch loop hands every message over through `wait_first(deliver(msg),
     suspend_flow.wait())`, which creates four tasks and an asyncio.wait per message

@@ -1,7 +1,8 @@
 """The streaming worker: a faust agent around `Processor`.
 
 One agent, concurrency 1 (faust #606: concurrent actors can commit past an event
-still in flight). Each batch: process (Redis applied atomically per event) ->
+still in flight). Messages reach it through `intake.BatchIntake`, which keeps fetching
+while a batch runs. Each batch: process (Redis applied atomically per event) ->
 publish every output with an idempotent producer and wait for the acks -> only
 then ack the input events, so a crash anywhere redelivers, never loses. Redis or
 Kafka failures retry the same batch, which is safe because the batch is idempotent.
@@ -32,12 +33,14 @@ from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import RedisStore
 from medassist.stream.batch_publish import BatchPublisher
 from medassist.stream.faust_settings import commit_on_revoke, eager_delivery, faust_app_kwargs
+from medassist.stream.intake import BatchIntake
 from medassist.stream.processor import InMessage, OutMessage, Processor
 
 log = logging.getLogger("medassist.worker")
 
 RETRY_DELAYS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 HOLD_S = 5.0  # pause between rounds of retries while Redis or Kafka stays down
+BUFFERED_BATCHES = 4  # messages fetched ahead of the running batch, in batches
 EXIT_AGENT_CRASHED = 70  # EX_SOFTWARE: the agent hit an error that retrying cannot fix
 TRANSIENT = (RedisError, ConnectionError, OSError, KafkaError)  # outages: hold the batch and retry
 
@@ -159,14 +162,20 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                 await asyncio.sleep(delay)
         # unreachable: the last attempt either returned or raised
 
+    intake = BatchIntake(app, cfg.topics.events, max_buffered=BUFFERED_BATCHES * cfg.batch_size)
+    intake.install()
+
     @app.agent(topic, concurrency=1)
     async def settle(stream: Any) -> None:
+        # The agent subscribes the topic (faust's group, fetching and commits); its messages arrive
+        # through `intake`, filled while we work on the previous batch, never through `stream`.
         try:
             await ensure_started()
-            async for events in stream.noack_take(cfg.batch_size, within=cfg.batch_wait_s):
-                batch = [InMessage(e.message.partition, e.message.offset, e.message.key, e.message.value,
-                                   int(e.message.timestamp * 1000) if e.message.timestamp else None)
-                         for e in events]
+            while True:
+                messages = await intake.take(cfg.batch_size)
+                batch = [InMessage(m.partition, m.offset, m.key, m.value,
+                                   int(m.timestamp * 1000) if m.timestamp else None)
+                         for m in messages]
                 with metrics.batch_seconds.time():
                     while True:
                         try:
@@ -177,8 +186,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                             # on trying; the lag metric and the error counters tell the on-call SRE.
                             log.error("batch still failing, holding it: %r", e)
                             await asyncio.sleep(HOLD_S)
-                for ev in events:
-                    await stream.ack(ev)
+                intake.ack(messages)
         except asyncio.CancelledError:
             raise  # faust stopping or restarting the agent: not a crash
         except Exception as e:  # noqa: BLE001 - anything else: exit so a supervisor restarts us
