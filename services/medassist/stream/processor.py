@@ -150,9 +150,17 @@ class Processor:
         t = self.topics
         m_ = self.metrics
         now = time.time()
+        # Counted per batch, then added to the Prometheus children once per label set: a child's
+        # labels() lookup and locked inc() per decision and per line cost ~4% of a worker's CPU.
+        events: dict[tuple[str, str], int] = {}
+        kinds: dict[str, int] = {}
+        paid: dict[tuple[str, str], int] = {}
+        clawed: dict[tuple[str, str], int] = {}
+        dead: dict[str, int] = {}
+        observe = m_.latency.observe
         for i, (m, decisions) in enumerate(zip(batch, results, strict=True)):
             if m.timestamp_ms:
-                m_.latency.observe(max(0.0, now - m.timestamp_ms / 1000))
+                observe(max(0.0, now - m.timestamp_ms / 1000))
             # A redelivered event republishes the very same messages, but was counted when it was
             # decided: counting it again would overstate what was paid after every crash.
             count = i not in self._republished
@@ -166,20 +174,32 @@ class Processor:
                 for w in found:  # to civil affairs / rural revitalisation
                     out.append(OutMessage(t.monitoring, key, orjson.dumps(w)))
                 if count:
-                    m_.events.labels(d["type"] or "unknown", d["status"]).inc()
+                    ek = (d["type"] or "unknown", d["status"])
+                    events[ek] = events.get(ek, 0) + 1
                 ins = instructions.build(d)
                 if ins is not None:
                     out.append(OutMessage(t.instructions, key, orjson.dumps(ins)))
                     if count:
-                        m_.instructions.labels(ins["kind"]).inc()
+                        kinds[ins["kind"]] = kinds.get(ins["kind"], 0) + 1
                         for ln in d["lines"]:
-                            if ln["amount_fen"] > 0:
-                                m_.assistance.labels(d["policy_id"], ln["rule"]).inc(ln["amount_fen"])
-                            elif ln["amount_fen"] < 0:
-                                m_.clawbacks.labels(d["policy_id"], ln["rule"]).inc(-ln["amount_fen"])
+                            amount = ln["amount_fen"]
+                            if amount:
+                                lk = (d["policy_id"], ln["rule"])
+                                into = paid if amount > 0 else clawed
+                                into[lk] = into.get(lk, 0) + abs(amount)
                 if deadletter.is_dead(d):
                     dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value, self.engine.book)
                     out.append(OutMessage(t.deadletters, key, orjson.dumps(dl)))
                     if count:
-                        m_.dead_letters.labels(dl["reason_code"]).inc()
+                        dead[dl["reason_code"]] = dead.get(dl["reason_code"], 0) + 1
+        for (kind_, outcome), n in events.items():
+            m_.events.labels(kind_, outcome).inc(n)
+        for kind_, n in kinds.items():
+            m_.instructions.labels(kind_).inc(n)
+        for (policy, rule), fen in paid.items():
+            m_.assistance.labels(policy, rule).inc(fen)
+        for (policy, rule), fen in clawed.items():
+            m_.clawbacks.labels(policy, rule).inc(fen)
+        for reason, n in dead.items():
+            m_.dead_letters.labels(reason).inc(n)
         return out
