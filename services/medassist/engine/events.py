@@ -59,7 +59,7 @@ class Settlement:
     special_disease: bool
     major_disease: bool
     gend: str | None
-    age: int | None
+    age: int | float | None  # a JSON integer: the schema takes 45.0 too, kept as it came
     begndate: str
     setl_time: str
     setl_date: str
@@ -110,9 +110,9 @@ class Enrollment:
     event_id: str
     psn_no: str
     admdvs: str
-    year: int
+    year: int | float  # a JSON integer (the schema takes 2024.0 too, kept as it came)
     insutype: str
-    tier: int
+    tier: int | float  # enum [1, 2], which 2.0 also passes
     contribution_fen: int
     tier1_contribution_fen: int
     enrolled_at: str | None

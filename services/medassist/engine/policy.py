@@ -87,7 +87,7 @@ class PremiumRule:
     tier2_full: bool = False
     fixed_amount: str | None = None  # operator parameter name, yuan by year
 
-    def ratio_for_year(self, year: int) -> Ratio | None:
+    def ratio_for_year(self, year: int | float) -> Ratio | None:  # an enrollment year may come as 2024.0
         found = None
         for y, r in self.ratio_by_year:  # dated values: the last one not after `year`
             if y <= year:
@@ -302,7 +302,8 @@ def compile_condition(spec: dict[str, Any], diagnoses: dict[str, Predicate], whe
 
 # ---- loading ----------------------------------------------------------------------------------
 
-_validate_policy = None
+# Compiled on first use. Declared: mypyc (setup.py) enforces a module global's type at run time.
+_validate_policy: Callable[[Any], Any] | None = None
 
 
 def _schema_check(data: dict[str, Any], path: Path) -> None:
