@@ -59,7 +59,7 @@ class Settlement:
     special_disease: bool
     major_disease: bool
     gend: str | None
-    age: int | float | None  # a JSON integer: the schema takes 45.0 too, kept as it came
+    age: int | None
     begndate: str
     setl_time: str
     setl_date: str
@@ -110,9 +110,9 @@ class Enrollment:
     event_id: str
     psn_no: str
     admdvs: str
-    year: int | float  # a JSON integer (the schema takes 2024.0 too, kept as it came)
+    year: int
     insutype: str
-    tier: int | float  # enum [1, 2], which 2.0 also passes
+    tier: int
     contribution_fen: int
     tier1_contribution_fen: int
     enrolled_at: str | None
@@ -296,11 +296,17 @@ def _settlement(d: dict[str, Any], conv: tuple[Any, ...]) -> Settlement:
         d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], d["fixmedins_code"],
         hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
         g("designated", True), d["med_type"], g("opsp_kind"), normalise_icd(g("dise_codg")),
-        g("special_disease", False), g("major_disease", False), g("gend"), g("age"), begndate,
+        g("special_disease", False), g("major_disease", False), g("gend"), _integer(g("age")), begndate,
         d["setl_time"], setl_date, medfee, inscp, funds, g("insured", True), g("emergency", False),
         g("referral", False), g("location", "local"), remote, g("settlement_mode", "direct"),
         g("insutype", "390"), g("residence"), g("inpatient_rated", False), d, int(setl_date[:4]),
     )
+
+
+def _integer(v: Any) -> Any:
+    """A JSON integer as an int: the schema's "integer" also takes 2024.0, which must count as 2024
+    (one year's accumulators, one duplicate check) and be echoed as 2024."""
+    return v if v is None or v.__class__ is int else int(v)
 
 
 def _eligibility(d: dict[str, Any], conv: tuple[Any, ...]) -> Eligibility:
@@ -326,7 +332,8 @@ def _enrollment(d: dict[str, Any], conv: tuple[Any, ...]) -> Enrollment:
     contribution, tier1, enrolled = conv
     if tier1 is None:
         tier1 = contribution
-    if enrolled is not None and int(enrolled[:4]) not in (d["year"], d["year"] - 1):
+    year = _integer(d["year"])
+    if enrolled is not None and int(enrolled[:4]) not in (year, year - 1):
         raise InvalidEvent("enrolled_at", "not in the contribution year or the year before")
-    return Enrollment(d["event_id"], d["psn_no"], d["insuplc_admdvs"], d["year"], d["insutype"],
-                      d.get("tier", 1), contribution, tier1, enrolled, d.get("residence"))
+    return Enrollment(d["event_id"], d["psn_no"], d["insuplc_admdvs"], year, d["insutype"],
+                      _integer(d.get("tier", 1)), contribution, tier1, enrolled, d.get("residence"))

@@ -87,7 +87,7 @@ class PremiumRule:
     tier2_full: bool = False
     fixed_amount: str | None = None  # operator parameter name, yuan by year
 
-    def ratio_for_year(self, year: int | float) -> Ratio | None:  # an enrollment year may come as 2024.0
+    def ratio_for_year(self, year: int) -> Ratio | None:
         found = None
         for y, r in self.ratio_by_year:  # dated values: the last one not after `year`
             if y <= year:
