@@ -1,8 +1,10 @@
 # The medassist image: one image for every role (worker, month-end, ledger, topic creation);
 # docker-compose.yml picks the role with the command.
 FROM python:3.11-slim AS build
+# a C compiler: setup.py compiles the policy engine with mypyc (the wheel carries the .so files)
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml setup.py ./
 COPY services ./services
 # wheels for the package and every dependency, so the runtime stage needs no compiler
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -263,6 +263,15 @@ def test_dockerfile_environment_is_read_by_the_package(monkeypatch: pytest.Monke
     assert re.search(r'^ENTRYPOINT \["medassist"\]$', text, re.M)
 
 
+def test_dockerfile_builds_the_compiled_engine() -> None:
+    """The image's wheel is built from what setup.py needs, with a C compiler, and not pure."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    build = text.split("\nFROM ", 2)[1]  # the build stage: from the first FROM to the second
+    copied = {name for line in re.findall(r"^COPY (.+) \S+$", build, re.M) for name in line.split()}
+    assert {"pyproject.toml", "setup.py", "services"} <= copied
+    assert re.search(r"apt-get install .*\bgcc\b", build) and "MEDASSIST_PURE" not in text
+
+
 # --- redis.conf --------------------------------------------------------------------------
 
 def test_redis_conf_runs_with_aof_always_and_survives_kill9(tmp_path: Path) -> None:
