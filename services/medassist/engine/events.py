@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import orjson
 from medassist.engine.convert import CONVERTERS
 from medassist.engine.dates import FIRST_DAY, LAST_DAY, is_date, shanghai_date
 from medassist.engine.money import MAX_FEN, MoneyError, to_fen
-from medassist.engine.validator import compile_parse
+from medassist.engine.validator import WRITE_COMMAND, Parse, Spec, compile_parse, inputs_digest
 from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
@@ -137,9 +138,32 @@ _OUTPUTS = {
     "reversal": ("setl_time",),
     "enrollment": ("contribution", "tier1_contribution", "enrolled_at"),
 }
+
+
+def fused_specs() -> dict[str, Spec]:
+    """What validator.compile_parse makes each kind's fused check-and-convert from."""
+    return {n: (load_schema(n), CONVERTERS, _OUTPUTS[n]) for n in KINDS}
+
+
+def _fused() -> dict[str, Parse | None]:
+    """The generated module's functions (compiled with the engine) while it matches the schemas; else exec'd ones."""
+    specs = fused_specs()
+    try:
+        from medassist.engine import checks_generated
+    except ImportError:  # e.g. it names a converter convert.py no longer has
+        stale = "cannot be imported"
+    else:
+        if checks_generated.INPUTS == inputs_digest(specs) and set(checks_generated.PARSERS) == set(KINDS):
+            return {n: checks_generated.PARSERS[n] for n in KINDS}
+        stale = "was generated from other schemas"
+    warnings.warn(f"medassist.engine.checks_generated {stale}: using slower exec'd checks; run {WRITE_COMMAND}",
+                  RuntimeWarning, stacklevel=2)
+    return {n: compile_parse(*specs[n]) for n in KINDS}
+
+
 # Fused check-and-convert for the common case; on a "not sure" fastjsonschema decides and names the field,
 # and the slow converters below name what else is wrong (see validator.py, convert.py).
-_FAST = {n: compile_parse(load_schema(n), CONVERTERS, _OUTPUTS[n]) for n in KINDS}
+_FAST = _fused()
 
 
 def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,

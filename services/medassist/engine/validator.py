@@ -18,8 +18,14 @@ converted values, or None when the event is not certainly valid.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import re
+import sys
+import tokenize
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Check = Callable[[dict[str, Any]], bool]
@@ -28,6 +34,13 @@ Parse = Callable[[dict[str, Any]], "tuple[Any, ...] | None"]
 # NOT_SURE when it cannot vouch for it (the pattern it stands in for, or anything else it checks).
 Converter = Callable[[Any], Any]
 NOT_SURE: Any = object()
+# What compile_parse takes, per event kind: (schema, converters, outputs).
+Spec = tuple[dict[str, Any], dict[str, Converter], tuple[str, ...]]
+
+# The module the fused functions are also written to, so that mypyc compiles them (exec'd ones stay interpreted).
+GENERATED = Path(__file__).with_name("checks_generated.py")
+WRITE_COMMAND = "python3 -m medassist.engine.validator --write"
+_MODULE = "medassist.engine.validator"  # this module's name, also when it runs as __main__
 
 # Keywords that constrain nothing (annotations) or that we handle below.
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples", "$comment"})
@@ -100,7 +113,67 @@ def _classes(spec: dict[str, Any]) -> tuple[type, ...] | None:
     return None if allowed is None else tuple(sorted(allowed, key=lambda c: c.__name__))
 
 
-def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, Any], i: int,
+class _Target:
+    """Where the generated function's constants live: the globals it is exec'd in, or (native) the text of
+    a module mypyc compiles, where classes are tested with type(), enums are set literals, converters are
+    imported by name and anything else becomes a module-level definition."""
+
+    def __init__(self, native: bool, prefix: str = "") -> None:
+        self.native = native
+        self.prefix = prefix  # of the module-level names, one per generated function
+        self.env: dict[str, Any] = {"_M": object(), "_NUM": (int, float), "_money": _money, "_NS": NOT_SURE}
+        self.defs: dict[str, str] = {}  # module-level name -> its source
+        self.imports: set[tuple[str, str]] = set()  # (module, name)
+
+    def get(self, name: str, default: str | None) -> str:
+        """Source reading property `name` of `d` (None when absent, or `default`)."""
+        if self.native:  # mypyc calls dict.get directly; a bound method in a local would be a generic call
+            return f"d.get({name!r})" if default is None else f"d.get({name!r}, {default})"
+        return f"g({name!r})" if default is None else f"g({name!r}, {default})"
+
+    def const(self, key: str, value: Any, source: str) -> str:
+        """A name for `value` in the generated code (`source` recreates it at module level)."""
+        if not self.native:
+            self.env[key] = value
+            return key
+        name = f"_{self.prefix}_{key}"
+        self.defs[name] = source
+        return name
+
+    def not_class(self, v: str, classes: tuple[type, ...], key: str, not_none: bool) -> str:
+        """A condition true when the exact class of `v` is not one of `classes` (`not_none`: v is known not None)."""
+        if not self.native:
+            self.env[key] = classes[0] if len(classes) == 1 else classes
+            return f"{v}.__class__ is not {key}" if len(classes) == 1 else f"{v}.__class__ not in {key}"
+        if not_none and len(classes) > 1:
+            classes = tuple(c for c in classes if c is not type(None))
+        tests = [f"{v} is not None" if c is type(None) else f"type({v}) is not {c.__name__}" for c in classes]
+        return tests[0] if len(tests) == 1 else f"({' and '.join(tests)})"
+
+    def is_class(self, v: str, classes: tuple[type, ...]) -> str:
+        if not self.native:
+            return f"{v}.__class__ is {classes[0].__name__}" if len(classes) == 1 else f"{v}.__class__ in _NUM"
+        return " or ".join(f"type({v}) is {c.__name__}" for c in classes)
+
+    def members(self, key: str, members: list[Any]) -> str:
+        if not self.native:
+            self.env[key] = frozenset(members)
+            return key
+        # A set literal of constants: Python and mypyc both make it one frozenset, built once.
+        return "{" + ", ".join(sorted({repr(m) for m in members})) + "}"
+
+    def converter(self, key: str, conv: Converter) -> str:
+        if not self.native:
+            self.env[key] = conv
+            return key
+        module, name = conv.__module__, conv.__name__
+        if re.fullmatch(r"[vc][0-9]+|d|g|_.*", name):
+            raise Unsupported(f"converter name {name} would clash with the generated code's own names")
+        self.imports.add((module, name))
+        return name
+
+
+def _property(name: str, spec: dict[str, Any], required: bool, t: _Target, i: int,
               conv: Converter | None = None) -> list[str]:
     unknown = set(spec) - _PROPERTY_KEYWORDS
     if unknown:
@@ -108,18 +181,14 @@ def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, An
     v = f"v{i}"
     classes = _classes(spec)
     nullable = classes is None or type(None) in classes
+    # An absent optional property is fine; read it as None when None is valid anyway (one test fewer).
+    absent = "None" if nullable and not required else "_M"
     fails: list[str] = []  # each a condition that, when true, means "not certainly valid"
     if classes is not None:
-        if len(classes) == 1:
-            env[f"T{i}"] = classes[0]
-            fails.append(f"{v}.__class__ is not T{i}")
-        else:
-            env[f"T{i}"] = classes
-            fails.append(f"{v}.__class__ not in T{i}")
+        fails.append(t.not_class(v, classes, f"T{i}", not_none=absent == "None"))
     members = [spec["const"]] if "const" in spec else spec.get("enum")
     if members is not None:
-        env[f"E{i}"] = frozenset(members)
-        fails.append(f"{v} not in E{i}")  # hashable: the class test above ran first
+        fails.append(f"{v} not in {t.members(f'E{i}', members)}")  # hashable: the class test above ran first
     str_tests = []
     if "minLength" in spec or "maxLength" in spec:
         lo, hi = int(spec.get("minLength", 0)), spec.get("maxLength")
@@ -127,46 +196,79 @@ def _property(name: str, spec: dict[str, Any], required: bool, env: dict[str, An
     if "pattern" in spec and conv is None:  # a converter stands in for the pattern's test
         expr = fast_pattern(spec["pattern"])
         if expr is None:
-            env[f"P{i}"] = _pattern(spec["pattern"]).search
-            expr = f"P{i}({{v}}) is not None"
+            regex = _pattern(spec["pattern"])
+            search = t.const(f"P{i}", regex.search, f"re.compile({regex.pattern!r}).search")
+            expr = f"{search}({{v}}) is not None"
+        elif "_money(" in expr and t.native:
+            t.imports.add((__name__, "_money"))
         str_tests.append(expr.format(v=v))
     only_str = classes == (str,)  # the class test already made it a str
     if str_tests:
         test = " and ".join(str_tests)
-        fails.append(f"not ({test})" if only_str else f"({v}.__class__ is str and not ({test}))")
+        if t.native:
+            test = _paren(test)
+            fails.append(f"not {test}" if only_str else f"({t.is_class(v, (str,))} and not {test})")
+        else:
+            fails.append(f"not ({test})" if only_str else f"({t.is_class(v, (str,))} and not ({test}))")
     for key, op in (("minimum", "<"), ("maximum", ">")):
         if key in spec:
-            fails.append(f"({v}.__class__ in _NUM and {v} {op} {spec[key]!r})")
+            fails.append(f"(({t.is_class(v, (int, float))}) and {v} {op} {spec[key]!r})" if t.native
+                         else f"({v}.__class__ in _NUM and {v} {op} {spec[key]!r})")
     sample = _SAMPLES.get(classes[0]) if classes is not None and len(classes) == 1 else None
-    if not required and conv is None and fails == [f"{v}.__class__ is not T{i}"] and sample is not None:
+    if (not required and conv is None and classes is not None and len(fails) == 1 and sample is not None):
         # Optional, and only its class is checked (the flags): read an absent one as a valid sample value.
-        env[f"D{i}"] = sample
-        return [f"    if g({name!r}, D{i}).__class__ is not T{i}: return False"]
-    # An absent optional property is fine; read it as None when None is valid anyway (one test fewer).
-    absent = "None" if nullable and not required else "_M"
-    src = [f"    {v} = g({name!r}, {absent})" if absent == "_M" else f"    {v} = g({name!r})"]
+        assert classes is not None
+        got = t.get(name, t.const(f"D{i}", sample, repr(sample)) if not t.native else repr(sample))
+        if t.native:
+            return [f"    if type({got}) is not {classes[0].__name__}:", "        return False"]
+        t.env[f"T{i}"] = classes[0]
+        return [f"    if {got}.__class__ is not T{i}: return False"]
+    typed = ": Any" if t.native else ""
+    src = [f"    {v}{typed} = {t.get(name, None if absent == 'None' else '_M')}"]
     if required:
         if nullable:
-            src.append(f"    if {v} is _M: return False")
+            src += _if(t, f"{v} is _M")
         elif not fails:
             fails.append(f"{v} is _M")
         # otherwise _M fails the class test by itself
     if fails:
         cond = " or ".join(fails)
         guard = "" if required else f"{v} is not {absent} and "
-        src.append(f"    if {guard}({cond}): return False")
+        src += _if(t, f"{guard}{_paren(cond)}" if t.native else f"{guard}({cond})")
     if conv is not None:  # absent or null converts to None
-        env[f"C{i}"] = conv
+        c = t.converter(f"C{i}", conv)
         if required and not nullable:  # the class test has made it present and not null
-            src.append(f"    c{i} = C{i}({v})")
+            src.append(f"    c{i} = {c}({v})")
         elif absent == "None":
-            src.append(f"    c{i} = None if {v} is None else C{i}({v})")
+            src.append(f"    c{i} = None if {v} is None else {c}({v})")
         elif not nullable:  # optional: the class test let only an absent one through besides
-            src.append(f"    c{i} = None if {v} is _M else C{i}({v})")
+            src.append(f"    c{i} = None if {v} is _M else {c}({v})")
         else:
-            src.append(f"    c{i} = None if {v} is _M or {v} is None else C{i}({v})")
-        src.append(f"    if c{i} is _NS: return False")
+            src.append(f"    c{i} = None if {v} is _M or {v} is None else {c}({v})")
+        src += _if(t, f"c{i} is _NS")
     return src
+
+
+def _paren(expr: str) -> str:
+    """`expr` in parentheses, unless it is one parenthesised expression already."""
+    if expr.startswith("("):
+        depth = 0
+        tokens = list(tokenize.generate_tokens(io.StringIO(expr).readline))
+        ends = [t.end[1] for t in tokens if t.type == tokenize.OP and t.string == ")"]
+        for tok in tokens:  # brackets in string literals are inside STRING tokens, not OP ones
+            if tok.type == tokenize.OP and tok.string in "()":
+                depth += 1 if tok.string == "(" else -1
+                if depth == 0:
+                    if tok.end[1] == len(expr) and tok.end[1] == ends[-1]:
+                        return expr
+                    break
+    return f"({expr})"
+
+
+def _if(t: _Target, cond: str) -> list[str]:
+    if t.native:
+        return [f"    if {cond}:", "        return False"]
+    return [f"    if {cond}: return False"]
 
 
 def compile_check(schema: dict[str, Any]) -> Check | None:
@@ -181,31 +283,125 @@ def compile_parse(schema: dict[str, Any], converters: dict[str, Converter],
     return _compile(schema, converters, outputs)  # type: ignore[return-value]
 
 
-def _compile(schema: dict[str, Any], converters: dict[str, Converter], outputs: tuple[str, ...]) -> Any:
-    try:
-        unknown = set(schema) - _TOP_KEYWORDS
-        if unknown or schema.get("type") != "object" or schema.get("additionalProperties", True) is not True:
-            raise Unsupported(f"top level: {sorted(unknown)}")
-        required = set(schema.get("required", []))
-        props: dict[str, Any] = schema.get("properties", {})
-        if required - set(props):
-            raise Unsupported("required property without a definition")
-        env: dict[str, Any] = {"_M": object(), "_NUM": (int, float), "_money": _money, "_NS": NOT_SURE}
-        src = ["def check(d):", "    g = d.get"]
-        index = {}
-        for i, (name, spec) in enumerate(props.items()):
-            conv = converters.get(spec.get("pattern", "")) if name in outputs else None
-            if name in outputs and conv is None:
-                raise Unsupported(f"{name}: no converter")
-            index[name] = i
-            src += _property(name, spec, name in required, env, i, conv)
-        missing = set(outputs) - set(index)
-        if missing:
-            raise Unsupported(f"outputs without a property: {sorted(missing)}")
-        src.append(f"    return ({''.join(f'c{index[n]}, ' for n in outputs)})" if outputs else "    return True")
-    except Unsupported:
-        return None
+def _source(schema: dict[str, Any], converters: dict[str, Converter], outputs: tuple[str, ...], t: _Target,
+            fname: str = "check") -> list[str]:
+    """The lines of the function, or Unsupported."""
+    unknown = set(schema) - _TOP_KEYWORDS
+    if unknown or schema.get("type") != "object" or schema.get("additionalProperties", True) is not True:
+        raise Unsupported(f"top level: {sorted(unknown)}")
+    required = set(schema.get("required", []))
+    props: dict[str, Any] = schema.get("properties", {})
+    if required - set(props):
+        raise Unsupported("required property without a definition")
+    if t.native:
+        returns = "tuple[Any, ...] | None" if outputs else "bool"
+        src = [f"def {fname}(d: dict[str, Any]) -> {returns}:"]
+    else:
+        src = [f"def {fname}(d):", "    g = d.get"]
+    index = {}
+    for i, (name, spec) in enumerate(props.items()):
+        conv = converters.get(spec.get("pattern", "")) if name in outputs else None
+        if name in outputs and conv is None:
+            raise Unsupported(f"{name}: no converter")
+        index[name] = i
+        src += _property(name, spec, name in required, t, i, conv)
+    missing = set(outputs) - set(index)
+    if missing:
+        raise Unsupported(f"outputs without a property: {sorted(missing)}")
+    src.append(f"    return ({''.join(f'c{index[n]}, ' for n in outputs)})" if outputs else "    return True")
     if outputs:  # "not certainly valid" is None here, not False
         src = [ln.replace("return False", "return None") for ln in src]
+    return src
+
+
+def _compile(schema: dict[str, Any], converters: dict[str, Converter], outputs: tuple[str, ...]) -> Any:
+    t = _Target(native=False)
+    try:
+        src = _source(schema, converters, outputs, t)
+    except Unsupported:
+        return None
+    env = t.env
     exec("\n".join(src), env)  # generated from our own schema files, like fastjsonschema does
     return env["check"]
+
+
+def inputs_digest(specs: dict[str, Spec]) -> str:
+    """What the generated module was made from: each kind's schema, outputs, and converters by name."""
+    data = {kind: [schema, list(outputs), {p: f"{c.__module__}.{c.__name__}" for p, c in sorted(converters.items())}]
+            for kind, (schema, converters, outputs) in sorted(specs.items())}
+    text = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def module_source(specs: dict[str, Spec]) -> str:
+    """The text of checks_generated.py: compile_parse's function for each kind, as `parse_<kind>`, in a module
+    that needs nothing from an exec environment (Unsupported if a schema cannot be compiled)."""
+    functions, defs, imports = [], {}, {(_MODULE, "NOT_SURE")}
+    for kind, (schema, converters, outputs) in specs.items():
+        if not outputs:
+            raise Unsupported(f"{kind}: the module holds parse functions only")
+        t = _Target(native=True, prefix=kind)
+        functions.append("\n".join(_source(schema, converters, outputs, t, f"parse_{kind}")))
+        defs.update(t.defs)
+        imports |= t.imports
+    names = f"schemas/{{{','.join(specs)}}}.schema.json" if len(specs) > 1 else f"schemas/{''.join(specs)}.schema.json"
+    head = [
+        f'"""Generated from {names}',
+        f"by `{WRITE_COMMAND}` (medassist/engine/validator.py): do not edit.",
+        "",
+        "The fused check-and-convert functions of validator.compile_parse, written as a module so that mypyc",
+        "compiles them (setup.py's COMPILED; the exec'd ones stay interpreted). events.py uses PARSERS while INPUTS",
+        "is the digest of its current schemas, converters and outputs, and the exec'd functions otherwise (with a",
+        "RuntimeWarning). tests/engine/test_checks_generated.py fails while this text differs from what the schemas",
+        "and validator.py now give: after changing either, run the command above and commit the result.",
+        '"""',
+        "# ruff: noqa: E501",
+        "",
+        "from __future__ import annotations",
+        "",
+    ]
+    if any(src.startswith("re.compile(") for src in defs.values()):
+        head += ["import re", ""]
+    head += ["from collections.abc import Callable", "from typing import Any, Final", ""]
+    by_module: dict[str, list[str]] = {}
+    for module, name in imports:
+        by_module.setdefault(module, []).append(name)
+    head += [f"from {m} import {', '.join(sorted(by_module[m], key=lambda n: (n.lower(), n)))}"
+             for m in sorted(by_module)]
+    head += [
+        "",
+        f"INPUTS: Final = {inputs_digest(specs)!r}  # validator.inputs_digest of what this was generated from",
+        "_M: Final = object()  # what d.get gives for an absent property",
+        "_NS: Final = NOT_SURE  # a converter cannot vouch for the value",
+    ]
+    head += [f"{name}: Final = {src}" for name, src in sorted(defs.items())]
+    table = ["PARSERS: Final[dict[str, Callable[[dict[str, Any]], tuple[Any, ...] | None]]] = {"]
+    table += [f"    {kind!r}: parse_{kind}," for kind in specs] + ["}"]
+    return "\n\n\n".join(["\n".join(head), *functions, "\n".join(table)]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`--write`: (re)write checks_generated.py from the current schemas; `--check`: exit 1 if it is stale;
+    neither: print the text."""
+    args = sys.argv[1:] if argv is None else argv
+    from medassist.engine.events import fused_specs  # here: events imports this module
+    from medassist.engine.validator import GENERATED as path
+    from medassist.engine.validator import module_source as source  # not __main__'s copy
+    text = source(fused_specs())
+    if "--write" in args:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+        else:
+            print(f"{path} is current")
+        return 0
+    if "--check" in args:
+        current = path.exists() and path.read_text(encoding="utf-8") == text
+        print(f"{path} is {'current' if current else f'stale: run {WRITE_COMMAND}'}")
+        return 0 if current else 1
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
