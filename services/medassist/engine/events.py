@@ -45,7 +45,8 @@ class InvalidEvent(ValueError):
         self.why = why
 
 
-@dataclass(slots=True)
+# init=False and a written __init__: mypyc compiles it, not the generated one (which stays interpreted); one per event
+@dataclass(slots=True, init=False)
 class Settlement:
     event_id: str
     setl_id: str
@@ -78,6 +79,44 @@ class Settlement:
     inpatient_rated: bool
     raw: dict[str, Any]
     year: int  # of setl_date: the year every accumulator is kept in
+
+    def __init__(self, event_id: str, setl_id: str, psn_no: str, admdvs: str, fixmedins_code: str,
+                 hosp_lv: str | None, designated: bool, med_type: str, opsp_kind: str | None, dise_codg: str,
+                 special_disease: bool, major_disease: bool, gend: str | None, age: int | None, begndate: str,
+                 setl_time: str, setl_date: str, medfee_fen: int, inscp_fen: int, fund_fen: int, insured: bool,
+                 emergency: bool, referral: bool, location: str, remote_reg_date: str | None, settlement_mode: str,
+                 insutype: str, residence: str | None, inpatient_rated: bool, raw: dict[str, Any], year: int) -> None:
+        self.event_id = event_id
+        self.setl_id = setl_id
+        self.psn_no = psn_no
+        self.admdvs = admdvs
+        self.fixmedins_code = fixmedins_code
+        self.hosp_lv = hosp_lv
+        self.designated = designated
+        self.med_type = med_type
+        self.opsp_kind = opsp_kind
+        self.dise_codg = dise_codg
+        self.special_disease = special_disease
+        self.major_disease = major_disease
+        self.gend = gend
+        self.age = age
+        self.begndate = begndate
+        self.setl_time = setl_time
+        self.setl_date = setl_date
+        self.medfee_fen = medfee_fen
+        self.inscp_fen = inscp_fen
+        self.fund_fen = fund_fen
+        self.insured = insured
+        self.emergency = emergency
+        self.referral = referral
+        self.location = location
+        self.remote_reg_date = remote_reg_date
+        self.settlement_mode = settlement_mode
+        self.insutype = insutype
+        self.residence = residence
+        self.inpatient_rated = inpatient_rated
+        self.raw = raw
+        self.year = year
 
     @property
     def inpatient(self) -> bool:

@@ -91,13 +91,23 @@ def residence(records: list[EligibilityRecord]) -> str | None:
     return None
 
 
-@dataclass(slots=True)  # not frozen: built for every settlement, and frozen __init__ costs ~3x
+# Not frozen: built for every settlement, and frozen __init__ costs ~3x. init=False and a written __init__:
+# mypyc compiles it, where the dataclass-generated one stays interpreted.
+@dataclass(slots=True, init=False)
 class Choice:
     category: str | None  # None: the person holds no category the policy names
     key: str | None  # rate key (Lanzhou dibao: its class); None when manual review
     manual: str | None  # reason for manual review, if the engine cannot decide
     payee: str | None = None
     refusal: str | None = None  # not_eligible reason when category is None
+
+    def __init__(self, category: str | None, key: str | None, manual: str | None, payee: str | None = None,
+                 refusal: str | None = None) -> None:
+        self.category = category
+        self.key = key
+        self.manual = manual
+        self.payee = payee
+        self.refusal = refusal
 
 
 def _assess(policy: Policy, cat: str, rec: EligibilityRecord, day: str,
