@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=7)
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--events", type=int, default=None)
-    r.add_argument("--rate", type=float, default=500.0, help="stream: offered rate for the latency run")
+    r.add_argument("--rate", type=float, default=500.0, help="stream: settlements/s offered in the latency run")
     r.set_defaults(func=_bench)
     return p
 
