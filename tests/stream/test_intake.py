@@ -7,6 +7,7 @@ by every streaming integration and fault test (tests/stream), which run faust ag
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from mode.utils.queues import FlowControlEvent
 class Msg:
     offset: int
     tracked: bool = False
+    tp: tuple[str, int] = ("t", 0)
 
 
 @dataclass
@@ -32,10 +34,16 @@ class Consumer:
         self.acked.append(m.offset)
 
 
+class Monitor:
+    def __init__(self) -> None:
+        self.stream_inbound_time: dict[tuple[str, int], float] = {}
+
+
 class App:
     def __init__(self) -> None:
         self.consumer = Consumer()
         self.flow_control = FlowControlEvent(initially_suspended=False)
+        self.monitor = Monitor()
         self.topics: Any = None
 
 
@@ -107,5 +115,21 @@ def test_a_full_buffer_holds_the_fetch_loop_until_a_batch_is_taken() -> None:
         await intake.take(2)
         await asyncio.wait_for(third, 1)
         assert [m.offset for m in await intake.take(10)] == [2]
+
+    run(go())
+
+
+def test_taking_a_batch_tells_faust_its_partitions_are_being_processed() -> None:
+    async def go() -> None:
+        app = App()
+        intake = BatchIntake(app, "t", max_buffered=100)
+        await intake.on_message(Msg(0, tp=("t", 3)))
+        await intake.on_message(Msg(1, tp=("t", 5)))
+        before = time.monotonic()
+        await intake.take(1)
+        assert set(app.monitor.stream_inbound_time) == {("t", 3)}  # only what a batch took
+        assert app.monitor.stream_inbound_time[("t", 3)] >= before
+        await intake.take(1)
+        assert set(app.monitor.stream_inbound_time) == {("t", 3), ("t", 5)}
 
     run(go())

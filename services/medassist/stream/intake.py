@@ -19,12 +19,15 @@ Semantics kept from faust's own path:
   acked (`Consumer.ack`) only after the batch's outputs are published, so commits never pass an
   unfinished event and faust's graceful stop and `stream_wait_empty` wait for in-flight batches.
 - Backpressure: at `max_buffered` messages the fetch loop waits until a batch takes some.
+- Health: taking a batch stamps its partitions' inbound time in faust's monitor, which its
+  consumer thread reads to tell a working stream from a stuck one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from time import monotonic
 from typing import Any
 
 
@@ -79,6 +82,14 @@ class BatchIntake:
             if not m.tracked:
                 m.tracked = True
                 track(m)
+        # faust's consumer thread checks every partition that has unread events for a recent "stream
+        # took an event from it" time (Monitor.stream_inbound_time, set by its streams); without it,
+        # it logs "Stream has not started processing" ERRORs every few seconds of a backlog.
+        inbound = getattr(self.app.monitor, "stream_inbound_time", None)
+        if inbound is not None:
+            now = monotonic()
+            for tp in {m.tp for m in batch}:
+                inbound[tp] = now
         return batch
 
     def ack(self, messages: list[Any]) -> None:
