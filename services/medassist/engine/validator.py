@@ -114,58 +114,41 @@ def _classes(spec: dict[str, Any]) -> tuple[type, ...] | None:
 
 
 class _Target:
-    """Where the generated function's constants live: the globals it is exec'd in, or (native) the text of
-    a module mypyc compiles, where classes are tested with type(), enums are set literals, converters are
-    imported by name and anything else becomes a module-level definition."""
+    """Where the generated functions' constants live: module-level definitions and imports of the module
+    text that is exec'd (compile_parse) or written out for mypyc (module_source). Classes are tested with
+    type(), enums are set literals, converters are imported by name, anything else is a definition."""
 
-    def __init__(self, native: bool, prefix: str = "") -> None:
-        self.native = native
+    def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix  # of the module-level names, one per generated function
-        self.env: dict[str, Any] = {"_M": object(), "_NUM": (int, float), "_money": _money, "_NS": NOT_SURE}
         self.defs: dict[str, str] = {}  # module-level name -> its source
-        self.imports: set[tuple[str, str]] = set()  # (module, name)
+        self.imports: set[tuple[str, str]] = {(_MODULE, "NOT_SURE")}  # (module, name)
 
     def get(self, name: str, default: str | None) -> str:
         """Source reading property `name` of `d` (None when absent, or `default`)."""
-        if self.native:  # mypyc calls dict.get directly; a bound method in a local would be a generic call
-            return f"d.get({name!r})" if default is None else f"d.get({name!r}, {default})"
-        return f"g({name!r})" if default is None else f"g({name!r}, {default})"
+        # mypyc calls dict.get directly; a bound method in a local would be a generic call
+        return f"d.get({name!r})" if default is None else f"d.get({name!r}, {default})"
 
-    def const(self, key: str, value: Any, source: str) -> str:
-        """A name for `value` in the generated code (`source` recreates it at module level)."""
-        if not self.native:
-            self.env[key] = value
-            return key
+    def const(self, key: str, source: str) -> str:
+        """A module-level name for the value `source` makes."""
         name = f"_{self.prefix}_{key}"
         self.defs[name] = source
         return name
 
-    def not_class(self, v: str, classes: tuple[type, ...], key: str, not_none: bool) -> str:
+    def not_class(self, v: str, classes: tuple[type, ...], not_none: bool) -> str:
         """A condition true when the exact class of `v` is not one of `classes` (`not_none`: v is known not None)."""
-        if not self.native:
-            self.env[key] = classes[0] if len(classes) == 1 else classes
-            return f"{v}.__class__ is not {key}" if len(classes) == 1 else f"{v}.__class__ not in {key}"
         if not_none and len(classes) > 1:
             classes = tuple(c for c in classes if c is not type(None))
         tests = [f"{v} is not None" if c is type(None) else f"type({v}) is not {c.__name__}" for c in classes]
         return tests[0] if len(tests) == 1 else f"({' and '.join(tests)})"
 
     def is_class(self, v: str, classes: tuple[type, ...]) -> str:
-        if not self.native:
-            return f"{v}.__class__ is {classes[0].__name__}" if len(classes) == 1 else f"{v}.__class__ in _NUM"
         return " or ".join(f"type({v}) is {c.__name__}" for c in classes)
 
-    def members(self, key: str, members: list[Any]) -> str:
-        if not self.native:
-            self.env[key] = frozenset(members)
-            return key
+    def members(self, members: list[Any]) -> str:
         # A set literal of constants: Python and mypyc both make it one frozenset, built once.
         return "{" + ", ".join(sorted({repr(m) for m in members})) + "}"
 
-    def converter(self, key: str, conv: Converter) -> str:
-        if not self.native:
-            self.env[key] = conv
-            return key
+    def converter(self, conv: Converter) -> str:
         module, name = conv.__module__, conv.__name__
         if re.fullmatch(r"[vc][0-9]+|d|g|_.*", name):
             raise Unsupported(f"converter name {name} would clash with the generated code's own names")
@@ -185,10 +168,10 @@ def _property(name: str, spec: dict[str, Any], required: bool, t: _Target, i: in
     absent = "None" if nullable and not required else "_M"
     fails: list[str] = []  # each a condition that, when true, means "not certainly valid"
     if classes is not None:
-        fails.append(t.not_class(v, classes, f"T{i}", not_none=absent == "None"))
+        fails.append(t.not_class(v, classes, not_none=absent == "None"))
     members = [spec["const"]] if "const" in spec else spec.get("enum")
     if members is not None:
-        fails.append(f"{v} not in {t.members(f'E{i}', members)}")  # hashable: the class test above ran first
+        fails.append(f"{v} not in {t.members(members)}")  # hashable: the class test above ran first
     str_tests = []
     if "minLength" in spec or "maxLength" in spec:
         lo, hi = int(spec.get("minLength", 0)), spec.get("maxLength")
@@ -197,46 +180,36 @@ def _property(name: str, spec: dict[str, Any], required: bool, t: _Target, i: in
         expr = fast_pattern(spec["pattern"])
         if expr is None:
             regex = _pattern(spec["pattern"])
-            search = t.const(f"P{i}", regex.search, f"re.compile({regex.pattern!r}).search")
+            search = t.const(f"P{i}", f"re.compile({regex.pattern!r}).search")
             expr = f"{search}({{v}}) is not None"
-        elif "_money(" in expr and t.native:
+        elif "_money(" in expr:
             t.imports.add((__name__, "_money"))
         str_tests.append(expr.format(v=v))
     only_str = classes == (str,)  # the class test already made it a str
     if str_tests:
-        test = " and ".join(str_tests)
-        if t.native:
-            test = _paren(test)
-            fails.append(f"not {test}" if only_str else f"({t.is_class(v, (str,))} and not {test})")
-        else:
-            fails.append(f"not ({test})" if only_str else f"({t.is_class(v, (str,))} and not ({test}))")
+        test = _paren(" and ".join(str_tests))
+        fails.append(f"not {test}" if only_str else f"({t.is_class(v, (str,))} and not {test})")
     for key, op in (("minimum", "<"), ("maximum", ">")):
         if key in spec:
-            fails.append(f"(({t.is_class(v, (int, float))}) and {v} {op} {spec[key]!r})" if t.native
-                         else f"({v}.__class__ in _NUM and {v} {op} {spec[key]!r})")
+            fails.append(f"(({t.is_class(v, (int, float))}) and {v} {op} {spec[key]!r})")
     sample = _SAMPLES.get(classes[0]) if classes is not None and len(classes) == 1 else None
     if (not required and conv is None and classes is not None and len(fails) == 1 and sample is not None):
         # Optional, and only its class is checked (the flags): read an absent one as a valid sample value.
         assert classes is not None
-        got = t.get(name, t.const(f"D{i}", sample, repr(sample)) if not t.native else repr(sample))
-        if t.native:
-            return [f"    if type({got}) is not {classes[0].__name__}:", "        return False"]
-        t.env[f"T{i}"] = classes[0]
-        return [f"    if {got}.__class__ is not T{i}: return False"]
-    typed = ": Any" if t.native else ""
-    src = [f"    {v}{typed} = {t.get(name, None if absent == 'None' else '_M')}"]
+        return [f"    if type({t.get(name, repr(sample))}) is not {classes[0].__name__}:", "        return False"]
+    src = [f"    {v}: Any = {t.get(name, None if absent == 'None' else '_M')}"]
     if required:
         if nullable:
-            src += _if(t, f"{v} is _M")
+            src += _if(f"{v} is _M")
         elif not fails:
             fails.append(f"{v} is _M")
         # otherwise _M fails the class test by itself
     if fails:
         cond = " or ".join(fails)
         guard = "" if required else f"{v} is not {absent} and "
-        src += _if(t, f"{guard}{_paren(cond)}" if t.native else f"{guard}({cond})")
+        src += _if(f"{guard}{_paren(cond)}")
     if conv is not None:  # absent or null converts to None
-        c = t.converter(f"C{i}", conv)
+        c = t.converter(conv)
         if required and not nullable:  # the class test has made it present and not null
             src.append(f"    c{i} = {c}({v})")
         elif absent == "None":
@@ -245,7 +218,7 @@ def _property(name: str, spec: dict[str, Any], required: bool, t: _Target, i: in
             src.append(f"    c{i} = None if {v} is _M else {c}({v})")
         else:
             src.append(f"    c{i} = None if {v} is _M or {v} is None else {c}({v})")
-        src += _if(t, f"c{i} is _NS")
+        src += _if(f"c{i} is _NS")
     return src
 
 
@@ -265,10 +238,8 @@ def _paren(expr: str) -> str:
     return f"({expr})"
 
 
-def _if(t: _Target, cond: str) -> list[str]:
-    if t.native:
-        return [f"    if {cond}:", "        return False"]
-    return [f"    if {cond}: return False"]
+def _if(cond: str) -> list[str]:
+    return [f"    if {cond}:", "        return False"]
 
 
 def compile_check(schema: dict[str, Any]) -> Check | None:
@@ -293,11 +264,8 @@ def _source(schema: dict[str, Any], converters: dict[str, Converter], outputs: t
     props: dict[str, Any] = schema.get("properties", {})
     if required - set(props):
         raise Unsupported("required property without a definition")
-    if t.native:
-        returns = "tuple[Any, ...] | None" if outputs else "bool"
-        src = [f"def {fname}(d: dict[str, Any]) -> {returns}:"]
-    else:
-        src = [f"def {fname}(d):", "    g = d.get"]
+    returns = "tuple[Any, ...] | None" if outputs else "bool"
+    src = [f"def {fname}(d: dict[str, Any]) -> {returns}:"]
     index = {}
     for i, (name, spec) in enumerate(props.items()):
         conv = converters.get(spec.get("pattern", "")) if name in outputs else None
@@ -315,14 +283,34 @@ def _source(schema: dict[str, Any], converters: dict[str, Converter], outputs: t
 
 
 def _compile(schema: dict[str, Any], converters: dict[str, Converter], outputs: tuple[str, ...]) -> Any:
-    t = _Target(native=False)
+    t = _Target(prefix="check")
     try:
-        src = _source(schema, converters, outputs, t)
+        function = _source(schema, converters, outputs, t)
     except Unsupported:
         return None
-    env = t.env
-    exec("\n".join(src), env)  # generated from our own schema files, like fastjsonschema does
+    env: dict[str, Any] = {}
+    text = "\n".join(["from __future__ import annotations", "", *_imports(t.defs, t.imports), "",
+                      *_constants(t.defs), "", *function])
+    exec(text, env)  # generated from our own schema files, like fastjsonschema does
     return env["check"]
+
+
+def _imports(defs: dict[str, str], imports: set[tuple[str, str]]) -> list[str]:
+    """The import lines the generated functions need."""
+    lines = ["import re", ""] if any(src.startswith("re.compile(") for src in defs.values()) else []
+    lines += ["from collections.abc import Callable", "from typing import Any, Final", ""]
+    by_module: dict[str, list[str]] = {}
+    for module, name in imports:
+        by_module.setdefault(module, []).append(name)
+    return lines + [f"from {m} import {', '.join(sorted(by_module[m], key=lambda n: (n.lower(), n)))}"
+                    for m in sorted(by_module)]
+
+
+def _constants(defs: dict[str, str]) -> list[str]:
+    """The module-level names the generated functions read."""
+    return ["_M: Final = object()  # what d.get gives for an absent property",
+            "_NS: Final = NOT_SURE  # a converter cannot vouch for the value",
+            *(f"{name}: Final = {src}" for name, src in sorted(defs.items()))]
 
 
 def inputs_digest(specs: dict[str, Spec]) -> str:
@@ -336,11 +324,13 @@ def inputs_digest(specs: dict[str, Spec]) -> str:
 def module_source(specs: dict[str, Spec]) -> str:
     """The text of checks_generated.py: compile_parse's function for each kind, as `parse_<kind>`, in a module
     that needs nothing from an exec environment (Unsupported if a schema cannot be compiled)."""
-    functions, defs, imports = [], {}, {(_MODULE, "NOT_SURE")}
+    functions: list[str] = []
+    defs: dict[str, str] = {}
+    imports: set[tuple[str, str]] = set()
     for kind, (schema, converters, outputs) in specs.items():
         if not outputs:
             raise Unsupported(f"{kind}: the module holds parse functions only")
-        t = _Target(native=True, prefix=kind)
+        t = _Target(prefix=kind)
         functions.append("\n".join(_source(schema, converters, outputs, t, f"parse_{kind}")))
         defs.update(t.defs)
         imports |= t.imports
@@ -360,21 +350,9 @@ def module_source(specs: dict[str, Spec]) -> str:
         "from __future__ import annotations",
         "",
     ]
-    if any(src.startswith("re.compile(") for src in defs.values()):
-        head += ["import re", ""]
-    head += ["from collections.abc import Callable", "from typing import Any, Final", ""]
-    by_module: dict[str, list[str]] = {}
-    for module, name in imports:
-        by_module.setdefault(module, []).append(name)
-    head += [f"from {m} import {', '.join(sorted(by_module[m], key=lambda n: (n.lower(), n)))}"
-             for m in sorted(by_module)]
-    head += [
-        "",
-        f"INPUTS: Final = {inputs_digest(specs)!r}  # validator.inputs_digest of what this was generated from",
-        "_M: Final = object()  # what d.get gives for an absent property",
-        "_NS: Final = NOT_SURE  # a converter cannot vouch for the value",
-    ]
-    head += [f"{name}: Final = {src}" for name, src in sorted(defs.items())]
+    head += _imports(defs, imports)
+    head += ["", f"INPUTS: Final = {inputs_digest(specs)!r}  # validator.inputs_digest of what this was generated from"]
+    head += _constants(defs)
     table = ["PARSERS: Final[dict[str, Callable[[dict[str, Any]], tuple[Any, ...] | None]]] = {"]
     table += [f"    {kind!r}: parse_{kind}," for kind in specs] + ["}"]
     return "\n\n\n".join(["\n".join(head), *functions, "\n".join(table)]) + "\n"
