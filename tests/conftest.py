@@ -5,6 +5,7 @@ Nothing starts unless a test asks for it, so pure unit tests stay fast.
 
 from __future__ import annotations
 
+import ast
 import uuid
 from collections.abc import Iterator
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -16,7 +17,20 @@ from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.stream.topics import Topics
 
 PACKAGE = Path(medassist.__file__).resolve().parent
-GROUP_LIB = "medassist_native__mypyc"  # setup.py's GROUP: the shared library with every compiled module's code
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def setup_literal(name: str) -> object:
+    """A constant of setup.py (COMPILED, GROUP), read without running setup.py."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"setup.py has no {name}")
+
+
+# the shared library with every compiled module's code (setup.py's GROUP + mypyc's suffix)
+GROUP_LIB = f"{setup_literal('GROUP')}__mypyc"
 
 
 def stale_compiled_modules(package: Path = PACKAGE) -> list[str]:

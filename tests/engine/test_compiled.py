@@ -7,7 +7,6 @@ set, none may: a leftover extension module would shadow the sources a developer 
 
 from __future__ import annotations
 
-import ast
 import importlib
 import os
 import time
@@ -15,20 +14,15 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
-from conftest import stale_compiled_modules
+from conftest import GROUP_LIB, setup_literal, stale_compiled_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def compiled_list() -> list[str]:
-    """setup.py's COMPILED, read without running setup.py."""
-    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "COMPILED" for t in node.targets):
-            paths = ast.literal_eval(node.value)
-            assert isinstance(paths, list)
-            return paths
-    raise AssertionError("setup.py has no COMPILED list")
+    paths = setup_literal("COMPILED")
+    assert isinstance(paths, list)
+    return paths
 
 
 def module_name(path: str) -> str:
@@ -75,7 +69,7 @@ def test_a_source_newer_than_its_build_is_found(tmp_path: Path) -> None:
     os.utime(pkg / "engine" / "money.py", (now - 60, now - 60))
     os.utime(pkg / "engine" / f"money{suffix}", (now - 30, now - 30))
     assert stale_compiled_modules(pkg) == ["medassist/engine/decide.py"]  # policy.py: not compiled, never stale
-    group = tmp_path / f"medassist_native__mypyc{suffix}"
+    group = tmp_path / f"{GROUP_LIB}{suffix}"
     group.write_bytes(b"")  # a rebuild writes the group library even when a shim's C text is unchanged
     os.utime(group, (now + 1, now + 1))
     assert stale_compiled_modules(pkg) == []
