@@ -72,13 +72,18 @@ def phase_events(prefix: str, people: int, seed: int, limit: int) -> list[Msg]:
     return out
 
 
+def is_settlement(value: bytes) -> bool:
+    """Whether a generated event (orjson's compact text) is a settlement."""
+    return b'"type":"settlement"' in value
+
+
 def expected_outputs(msgs: list[Msg]) -> tuple[int, set[tuple[str, str]], int]:
     """(decisions, {(psn_no, event_id) of instructions}, settlements) replay gives for these events."""
     r = Replayer()
     decisions = settlements = 0
     ins: set[tuple[str, str]] = set()
     for _, value in msgs:
-        settlements += b'"type":"settlement"' in value
+        settlements += is_settlement(value)
         for d in r.feed(value):
             decisions += 1
             i = instruction_of(d)
@@ -195,8 +200,7 @@ async def run_latency(bootstrap: str, topics: Topics, msgs: list[Msg], expected:
         t0 = time.perf_counter()
         settlements = 0
         for key, value in msgs:
-            if b'"type":"settlement"' in value:
-                settlements += 1
+            settlements += is_settlement(value)
             due = t0 + settlements / rate
             delay = due - time.perf_counter()
             if delay > 0:
