@@ -104,6 +104,14 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _policy(args: argparse.Namespace) -> int:
+    from medassist import policy_commands
+
+    if args.policy_command == "check":
+        return policy_commands.check(args.dir)
+    return policy_commands.show(args.policy, args.on, args.json, args.dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medassist", description="Medical-assistance settlement cluster")
     sub = p.add_subparsers(dest="command", required=True)
@@ -165,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(r)
     r.set_defaults(func=_month_end)
+
+    r = sub.add_parser("policy", help="check policy files; show a policy's parameters in force on a date")
+    psub = r.add_subparsers(dest="policy_command", required=True)
+    q = psub.add_parser("check", help="load and check every policy file; non-zero exit on any fault")
+    q.add_argument("dir", nargs="?", help="directory of policy files (default: MEDASSIST_POLICIES or the package's)")
+    q = psub.add_parser("show", help="a policy's parameters in force on a date, each with its clause")
+    q.add_argument("policy", help="policy_id, e.g. qinhuangdao-2023")
+    q.add_argument("--on", metavar="YYYY-MM-DD", help="the day (default: today)")
+    q.add_argument("--json", action="store_true", help="one JSON object, for tools")
+    q.add_argument("--dir", help="directory of policy files")
+    r.set_defaults(func=_policy)
 
     r = sub.add_parser("bench", help="benchmarks; the last line is one JSON object of figures")
     r.add_argument("what", choices=["replay", "stream", "month-end"])

@@ -125,8 +125,10 @@ class Engine:
             if t is not None:
                 lines.append(t)
         fen = 0
+        refs = policy.refs
         for x in lines:
             fen += x["amount_fen"]
+            x["ref"] = refs.get(x["rule"])  # the clause of the rule that made the line
         # decision()'s shape and key order, built in place: this is the hot path
         d: Decision = {
             "event_id": event_id, "setl_id": s.setl_id, "psn_no": s.psn_no, "policy_id": policy.policy_id,
@@ -135,6 +137,7 @@ class Engine:
             "setl_date": s.setl_date, "year": year, "payer": routing.payer(policy, s.admdvs),
             "payee": routing.settlement_payee(policy, s, mode, choice.payee),
             "fixmedins_code": s.fixmedins_code, "insuplc_admdvs": s.admdvs,
+            "policy_version": policy.version,
             "_moved": moved,  # taken off by _record; never on the wire
         }
         return d
@@ -148,6 +151,7 @@ class Engine:
             "assistance_fen": 0, "lines": [], "reason": reason, "type": "settlement", "category": category,
             "settlement_mode": s.settlement_mode, "setl_date": s.setl_date, "year": s.year, "payer": None,
             "payee": None, "fixmedins_code": s.fixmedins_code, "insuplc_admdvs": s.admdvs,
+            "policy_version": policy.version if policy else None,
         }
 
     @staticmethod
@@ -159,7 +163,7 @@ class Engine:
             "eid": d["event_id"], "mv": d.pop("_moved", {}),
             "paid": {ln["rule"]: ln["amount_fen"] for ln in d["lines"] if ln["amount_fen"]},
             "payee": d["payee"], "payer": d["payer"], "mode": d["settlement_mode"],
-            "fix": s.fixmedins_code, "adm": s.admdvs, "cat": d["category"],
+            "fix": s.fixmedins_code, "adm": s.admdvs, "cat": d["category"], "ver": d["policy_version"],
         }
         # Only a policy that reaches back needs the event itself, and only while unassisted.
         if not assisted and policy is not None and policy.reach_back_months and d["status"] != "rejected":
@@ -175,18 +179,22 @@ class Engine:
             return decision("reversal", r.event_id, r.psn_no, "rejected", reason="unknown_settlement", **base)
         if rec["st"] == "reversed":
             return decision("reversal", r.event_id, r.psn_no, "rejected", reason="already_reversed",
-                            policy_id=rec["pol"], **base)
+                            policy_id=rec["pol"], policy_version=rec.get("ver"), **base)
         scratch: dict[str, int] = {}
         for key, delta in rec["mv"].items():
             view.add(key, -delta, scratch)
+        version = self.book.by_version.get(rec.get("ver") or "")
+        refs = version.refs if version is not None else {}
         lines = [line(rule, 0, 0, None, -amount, None) for rule, amount in rec["paid"].items()]
+        for x in lines:
+            x["ref"] = refs.get(x["rule"])
         view.put_settlement(r.setl_id, {**rec, "st": "reversed", "mv": {}, "paid": {}, "raw": None})
         reversed_on = shanghai_date(r.setl_time) if r.setl_time else rec["d"]  # the month-end month
         return decision("reversal", r.event_id, r.psn_no, "reversed", policy_id=rec["pol"],
                         lines=lines, category=rec["cat"], settlement_mode=rec["mode"],
                         setl_date=rec["d"], year=int(rec["d"][:4]), payer=rec["payer"],
                         payee=rec["payee"], fixmedins_code=rec["fix"], insuplc_admdvs=rec["adm"],
-                        reverses=rec["eid"], reversed_on=reversed_on, **base)
+                        reverses=rec["eid"], reversed_on=reversed_on, policy_version=rec.get("ver"), **base)
 
     # ---- eligibility and reach-back ---------------------------------------------------------
 
@@ -228,7 +236,8 @@ class Engine:
         def refuse(status: str, reason: str, category: str | None = None) -> Decision:
             return decision("enrollment", e.event_id, e.psn_no, status, reason=reason, year=e.year,
                             policy_id=policy.policy_id if policy else None, category=category,
-                            insuplc_admdvs=e.admdvs, payer=None, payee=None)
+                            insuplc_admdvs=e.admdvs, payer=None, payee=None,
+                            policy_version=policy.version if policy else None)
 
         if policy is None:
             return refuse("rejected", "no_policy_in_force")
@@ -252,6 +261,8 @@ class Engine:
         except premium.ManualReview as mr:
             return refuse("manual_review", str(mr), choice.category)
         view.add(done_key, 1, {})
+        ln["ref"] = policy.refs.get("premium_subsidy")
         return decision("enrollment", e.event_id, e.psn_no, "paid", policy_id=policy.policy_id,
+                        policy_version=policy.version,
                         lines=[ln], category=choice.category, year=e.year, insuplc_admdvs=e.admdvs,
                         payer=routing.payer(policy, e.admdvs), payee=routing.premium_payee(policy, e.admdvs))

@@ -1,8 +1,9 @@
-"""Policy files (YAML, one per policy version) loaded, validated and compiled.
+"""Policy files loaded, checked and compiled.
 
-A file is checked against `schemas/policy.schema.json`; an error names the file
-and the field. Compilation turns yuan into fen, ratios into exact `Ratio`s and
-`when:` conditions into predicates, so deciding touches no YAML.
+A file (policy_source.py) holds dated parameters; policy_check.py finds every fault, each named by
+file, line, key path, bad value and what is allowed; nothing with a fault is compiled. Compilation
+makes one `Policy` per span of days over which no value changes (its `version`), turning yuan into
+fen, ratios into exact `Ratio`s and `when:` conditions into predicates, so deciding touches no YAML.
 """
 
 from __future__ import annotations
@@ -11,19 +12,36 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
 import yaml
 
+from medassist.engine import policy_check
+from medassist.engine.dates import add_days
 from medassist.engine.events import Settlement, normalise_icd
 from medassist.engine.money import Ratio, to_fen
+from medassist.engine.policy_check import Window
+from medassist.engine.policy_source import (
+    Fault,
+    PolicySource,
+    change_days,
+    materialise,
+    parse_value,
+    read_source,
+    set_value,
+)
+from medassist.engine.vocabulary import (
+    POLICY_DIR,
+    REGISTRY_FILES,
+    RegistryError,
+    Vocabulary,
+    load_refusal_codes,
+    load_vocabulary,
+)
 from medassist.monitoring.rules import WarningRule, compile_warnings
-from medassist.schemas import load_schema
-
-POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 
 
 class PolicyError(ValueError):
@@ -81,18 +99,10 @@ class CategoryRule:
 
 @dataclass(frozen=True, slots=True)
 class PremiumRule:
-    ratio: Ratio | None = None
-    ratio_by_year: tuple[tuple[int, Ratio], ...] = ()
+    ratio: Ratio | None = None  # by year: the version in force on 1 January of the year decides
     ratio_by_residence: dict[str, Ratio] | None = None
     tier2_full: bool = False
     fixed_amount: str | None = None  # operator parameter name, yuan by year
-
-    def ratio_for_year(self, year: int) -> Ratio | None:
-        found = None
-        for y, r in self.ratio_by_year:  # dated values: the last one not after `year`
-            if y <= year:
-                found = r
-        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,11 @@ class Policy:
     operator: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[WarningRule, ...] = ()  # early warnings (monitoring/)
     funds: dict[str, Any] = field(default_factory=dict)  # fund-account checks (ledger/), as in the file
+    version: str = ""  # policy_id@first day of this span of values: what every decision names
+    refs: dict[str, str] = field(default_factory=dict)  # rule -> clause reference, on each decision line
+    rank: dict[str, int] = field(default_factory=dict)  # category -> rank (vocabulary.yaml), 1 is best
+    order: dict[str, int] = field(default_factory=dict)  # category -> place in the vocabulary: last tie-break
+    class_rank: dict[str, int] = field(default_factory=dict)  # class rate key -> place in its group
 
     def in_force(self, day: str) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -300,36 +315,28 @@ def compile_condition(spec: dict[str, Any], diagnoses: dict[str, Predicate], whe
     return _all(tests)
 
 
-# ---- loading ----------------------------------------------------------------------------------
-
-# Compiled on first use. Declared: mypyc (setup.py) enforces a module global's type at run time.
-_validate_policy: Callable[[Any], Any] | None = None
+# ---- compiling one day's plain tree ----------------------------------------------------------------------
 
 
-def _schema_check(data: dict[str, Any], path: Path) -> None:
-    global _validate_policy
-    if _validate_policy is None:
-        _validate_policy = fastjsonschema.compile(load_schema("policy"))
-    try:
-        _validate_policy(data)
-    except fastjsonschema.JsonSchemaValueException as e:
-        where = (e.name or "data").removeprefix("data").lstrip(".") or "(top)"
-        raise PolicyError(f"{path.name}: {where}: {e.message}") from None
+def _jsonable(value: Any) -> Any:
+    """Exact decimals as their text: the engine reads amounts and ratios from text, never floats."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
-def _ratios(table: dict[str, str], where: str) -> dict[str, Ratio]:
-    try:
-        return {k: Ratio.parse(v) for k, v in table.items()}
-    except ValueError as e:
-        raise PolicyError(f"{where}: {e}") from None
+def _ratios(table: dict[str, Any]) -> dict[str, Ratio]:
+    return {k: Ratio.parse(str(v)) for k, v in table.items()}
 
 
-def compile_policy(data: dict[str, Any], path: Path, operator: dict[str, Any]) -> Policy:
-    # YAML keys such as years arrive as ints; the schema speaks JSON, so normalise first.
-    data = json.loads(json.dumps(data, default=str))
-    _schema_check(data, path)
-    name = path.name
-    cats = data["categories"]
+def compile_policy(data: dict[str, Any], path: Path, operator: dict[str, Any], vocab: Vocabulary,
+                   start: str, end: str | None) -> Policy:
+    """The plain tree in force from `start` to `end` (checked already) as the engine's `Policy`."""
+    data = _jsonable(data)
     diagnoses = {k: _diagnosis_list(v) for k, v in data.get("diagnoses", {}).items()}
     caps: dict[str, tuple[int, dict[str, int]]] = {}
     for cap, v in data["caps"].items():
@@ -337,74 +344,67 @@ def compile_policy(data: dict[str, Any], path: Path, operator: dict[str, Any]) -
             caps[cap] = (to_fen(v["default"]), {k: to_fen(x) for k, x in v.items() if k != "default"})
         else:
             caps[cap] = (to_fen(v), {})
-
-    def check_caps(names: list[str], where: str) -> tuple[str, ...]:
-        for c in names:
-            if c not in caps:
-                raise PolicyError(f"{name}: {where}: cap {c!r} is not defined under caps")
-        return tuple(names)
-
     deductibles = {pool: {k: to_fen(v) for k, v in t.items()} for pool, t in data["deductibles"].items()}
+    refs: dict[str, str] = {}
     lines = []
     for i, ln in enumerate(data["lines"]):
-        where = f"lines[{i}]"
-        pool = ln.get("deductible")
-        if pool is not None and pool not in deductibles:
-            raise PolicyError(f"{name}: {where}.deductible: pool {pool!r} is not defined")
-        lines.append(Line(ln["rule"], compile_condition(ln["when"], diagnoses, f"{name}: {where}.when"),
-                          pool, check_caps(ln.get("caps", []), where),
-                          _ratios(ln.get("ratio", {}), f"{name}: {where}.ratio"), ln.get("burden", False)))
-    sups = tuple(
-        Supplement(s["rule"], frozenset(s["lines"]),
-                   compile_condition(s["when"], diagnoses, f"{name}: supplements[{i}].when"),
-                   _ratios(s["ratio"], f"{name}: supplements[{i}].ratio"),
-                   check_caps(s["caps"], f"supplements[{i}]"))
-        for i, s in enumerate(data.get("supplements", []))
-    )
+        refs.setdefault(ln["rule"], ln["ref"])
+        lines.append(Line(ln["rule"], compile_condition(ln["when"], diagnoses, f"{path.name}: lines[{i}].when"),
+                          ln.get("deductible"), tuple(ln.get("caps", [])), _ratios(ln.get("ratio", {})),
+                          ln.get("burden", False)))
+    sups = []
+    for i, sp in enumerate(data.get("supplements", [])):
+        refs.setdefault(sp["rule"], sp["ref"])
+        sups.append(Supplement(sp["rule"], frozenset(sp["lines"]),
+                               compile_condition(sp["when"], diagnoses, f"{path.name}: supplements[{i}].when"),
+                               _ratios(sp["ratio"]), tuple(sp["caps"])))
     tilt = None
     if "tilt" in data:
         t = data["tilt"]
-        ratios = _ratios(t["ratio"], f"{name}: tilt.ratio")
+        refs.setdefault(t["rule"], t["ref"])
+        ratios = _ratios(t["ratio"])
         tilt = Tilt(t["rule"], t["mode"], to_fen(t["threshold"]), t["threshold_inclusive"],
-                    ratios, ratios.pop("default", None),
-                    check_caps([t["cap"]], "tilt")[0] if t["cap"] else None,
-                    compile_condition(t.get("when", {}), diagnoses, f"{name}: tilt.when"))
+                    ratios, ratios.pop("default", None), t["cap"],
+                    compile_condition(t.get("when", {}), diagnoses, f"{path.name}: tilt.when"))
     premium: dict[str, PremiumRule] = {}
-    ps = data.get("premium_subsidy", {"insutypes": [], "categories": {}})
+    ps = data.get("premium_subsidy", {"insutypes": [], "categories": {}, "ref": ""})
+    refs.setdefault("premium_subsidy", ps.get("ref", ""))
     for cat, p in ps["categories"].items():
-        where = f"{name}: premium_subsidy.categories.{cat}"
-        if "fixed_amount" in p and p["fixed_amount"] not in operator:
-            raise PolicyError(f"{where}.fixed_amount: no operator parameter {p['fixed_amount']!r}")
         premium[cat] = PremiumRule(
             ratio=Ratio.parse(p["ratio"]) if "ratio" in p else None,
-            ratio_by_year=tuple(sorted((int(y), Ratio.parse(r)) for y, r in p.get("ratio_by_year", {}).items())),
-            ratio_by_residence=_ratios(p["ratio_by_residence"], where) if "ratio_by_residence" in p else None,
+            ratio_by_residence=_ratios(p["ratio_by_residence"]) if "ratio_by_residence" in p else None,
             tier2_full=p.get("tier2") == "tier1_contribution",
             fixed_amount=p.get("fixed_amount"),
         )
+    categories = {}
+    for c, v in data["categories"].items():
+        group = v.get("classes")
+        categories[c] = CategoryRule(
+            c, payee=v.get("payee"), manual_review=v.get("manual_review"),
+            classes=dict(vocab.class_groups[group]) if group else None,
+            class_missing=v.get("class_missing"), until=v.get("until"), after=v.get("after"))
+    class_rank = {key: i for keys in vocab.class_keys.values() for i, key in enumerate(keys)}
     el, adm = data["eligibility"], data["admission"]
-    if el["reach_back_months"] and any(w["measure"] == "year_total" for w in data.get("early_warnings", [])):
-        # A reach-back re-records the settlement and would drop the year total's undo from it.
-        raise PolicyError(f"{name}: early_warnings: a year_total warning cannot go with reach_back_months")
-    if data["effective_to"] is not None and data["effective_to"] < data["effective_from"]:
-        raise PolicyError(f"{name}: effective_to: before effective_from")
     return Policy(
-        policy_id=data["policy_id"], name=data["name"], region=data["region"],
+        policy_id=data["policy_id"], name=data["document"]["title"], region=data["region"],
         region_prefix=region_prefix(data["region"]),
-        effective_from=data["effective_from"], effective_to=data["effective_to"],
+        effective_from=start, effective_to=end,
         payer_level=data["payer_level"], takes_effect=el["takes_effect"],
         application_categories=frozenset(el["application_categories"]),
-        reach_back_months=el["reach_back_months"],
+        reach_back_months=el.get("reach_back_months") or 0,
         insured_required=adm["insured_required"],
         designated_exceptions=frozenset(adm["designated_exceptions"]),
         referral_required_locations=frozenset(adm["referral_required_locations"]),
-        remote_days=adm["remote_inpatient_registration_days"],
-        categories={c: CategoryRule(c, **v) for c, v in cats.items()},
-        deductibles=deductibles, caps=caps, lines=tuple(lines), supplements=sups, tilt=tilt,
+        remote_days=adm.get("remote_inpatient_registration_days"),
+        categories=categories,
+        deductibles=deductibles, caps=caps, lines=tuple(lines), supplements=tuple(sups), tilt=tilt,
         premium_insutypes=frozenset(ps["insutypes"]), premium=premium,
         resident_fund_insutypes=frozenset(data.get("payees", {}).get("resident_fund_insutypes", [])),
         source=str(path), operator=operator,
         warnings=compile_warnings(data.get("early_warnings", [])), funds=data.get("funds", {}),
+        version=f"{data['policy_id']}@{start}", refs=refs,
+        rank={c: vocab.rank.get(c, 99) for c in categories},
+        order={c: vocab.order.get(c, 99) for c in categories}, class_rank=class_rank,
     )
 
 
@@ -421,14 +421,17 @@ class PolicyBook:
 
     def __init__(self, policies: Iterable[Policy]) -> None:
         self.policies = sorted(policies, key=lambda p: (-len(p.region_prefix), p.effective_from))
-        ids = [p.policy_id for p in self.policies]
-        dup = {i for i in ids if ids.count(i) > 1}
-        if dup:
-            raise PolicyError(f"policy ids defined twice: {sorted(dup)}")
-        self.by_id = {p.policy_id: p for p in self.policies}
+        self.by_version = {p.version: p for p in self.policies}
+        self.by_id: dict[str, Policy] = {}  # policy_id -> its first version
+        for p in self.policies:
+            if p.policy_id not in self.by_id or p.effective_from < self.by_id[p.policy_id].effective_from:
+                self.by_id[p.policy_id] = p
         self._by_region: dict[str, list[Policy]] = {}
         # (admdvs, day) -> the policy in force: a year of events names a few hundred days per region.
         self._routes: dict[tuple[str, str], Policy | None] = {}
+
+    def versions(self, policy_id: str) -> list[Policy]:
+        return sorted((p for p in self.policies if p.policy_id == policy_id), key=lambda p: p.effective_from)
 
     def candidates(self, admdvs: str) -> list[Policy]:
         found = self._by_region.get(admdvs)
@@ -453,21 +456,76 @@ class PolicyBook:
         return found
 
 
+# ---- loading: read, check, compile -----------------------------------------------------------------------
+
+
+def policy_files(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.glob("*.yaml")) if p.name not in REGISTRY_FILES]
+
+
+def read_sources(directory: Path | None = None) -> list[PolicySource]:
+    d = directory or Path(os.environ.get("MEDASSIST_POLICIES", POLICY_DIR))
+    return [read_source(p) for p in policy_files(d)]
+
+
+def check_sources(sources: list[PolicySource], operator: dict[str, Any] | None = None,
+                  policy_dir: Path | None = None) -> tuple[list[Window], list[Fault]]:
+    """Every fault of these files (empty: they may decide). The same checks as every load."""
+    ops = operator if operator is not None else load_operator_parameters()
+    try:
+        vocab = load_vocabulary(policy_dir)
+        codes = load_refusal_codes(policy_dir)
+    except RegistryError as e:
+        return [], [Fault("(registry)", None, "(top)", str(e))]
+    wins, faults = policy_check.check_sources(sources, vocab, codes, ops)
+    if not sources:
+        faults.append(Fault(str(policy_dir or POLICY_DIR), None, "(top)", "no policy files here"))
+    return wins, faults
+
+
+def build_book(sources: list[PolicySource], operator: dict[str, Any] | None = None,
+               policy_dir: Path | None = None) -> PolicyBook:
+    """Check every file, then compile each into one `Policy` per span of days its values hold."""
+    ops = operator if operator is not None else load_operator_parameters()
+    wins, faults = check_sources(sources, ops, policy_dir)
+    if faults:
+        raise PolicyError("\n".join(str(f) for f in faults))
+    vocab = load_vocabulary(policy_dir)
+    out = []
+    for w in wins:
+        starts = [w.start] + [d for d in change_days(w.source.data) if w.start < d and (w.end is None or d <= w.end)]
+        for i, start in enumerate(starts):
+            end = add_days(starts[i + 1], -1) if i + 1 < len(starts) else w.end
+            plain = materialise(w.source.data, start)
+            out.append(compile_policy(plain, w.source.path, ops, vocab, start, end))
+    return PolicyBook(out)
+
+
 def load_policies(directory: Path | None = None, operator: dict[str, Any] | None = None) -> PolicyBook:
     d = directory or Path(os.environ.get("MEDASSIST_POLICIES", POLICY_DIR))
-    ops = operator if operator is not None else load_operator_parameters()
+    return build_book(read_sources(d), operator, d)
+
+
+def with_change(sources: list[PolicySource], assignment: str, on: str | None = None) -> list[PolicySource]:
+    """`POLICY:KEY.PATH=VALUE` applied to the file of that policy (see policy_source.set_value).
+
+    Raises PolicyError naming the policy or key path that does not exist. The result is checked when a
+    book is built from it (`build_book`), exactly as a file on disk."""
+    pid, sep, rest = assignment.partition(":")
+    key_path, eq, text = rest.partition("=")
+    if not sep or not eq or not key_path:
+        raise PolicyError(f"{assignment!r}: write POLICY:KEY.PATH=VALUE, e.g. qinhuangdao-2023:caps.inpatient=30000")
     out = []
-    for path in sorted(d.glob("*.yaml")):
-        if path.name == "operator-parameters.yaml":
-            continue
-        with path.open(encoding="utf-8") as f:
+    found = False
+    for src in sources:
+        if src.data.get("policy_id") == pid:
+            found = True
             try:
-                data = yaml.safe_load(f)
-            except yaml.YAMLError as e:
-                raise PolicyError(f"{path.name}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise PolicyError(f"{path.name}: (top): not a mapping")
-        out.append(compile_policy(data, path, ops))
-    if not out:
-        raise PolicyError(f"no policy files in {d}")
-    return PolicyBook(out)
+                src = set_value(src, key_path.strip(), parse_value(text.strip()), on)
+            except (KeyError, ValueError) as e:
+                raise PolicyError(f"{src.name}: {e.args[0] if e.args else e}") from None
+        out.append(src)
+    if not found:
+        ids = ", ".join(str(s.data.get("policy_id")) for s in sources)
+        raise PolicyError(f"{assignment!r}: no policy {pid!r} (allowed: {ids})")
+    return out

@@ -4,7 +4,7 @@ Eligibility records are kept as they arrive; when a grant or a revocation takes
 effect is judged by the policy deciding the settlement (Qinhuangdao: the 1st of
 the month after the list; elsewhere and for application-based categories: the
 approval date). A person with several categories is assisted under the single
-most favourable one (就高不就低), by the digest's fixed rank.
+most favourable one (就高不就低), by the rank in policies/vocabulary.yaml.
 """
 
 from __future__ import annotations
@@ -15,17 +15,6 @@ from medassist.engine.dates import add_days, first_of_next_month, months_before
 from medassist.engine.events import Eligibility
 from medassist.engine.policy import Policy
 from medassist.engine.state import EligibilityRecord
-
-# Most favourable first; equal numbers are ties (digest: "Multiple identities").
-RANK = {
-    "tekun": 0, "orphan": 0, "unsupported_child": 0,
-    "dibao": 1,
-    "returned_to_poverty": 2,
-    "monitored_rural": 3, "poverty_alleviated": 3,
-    "dibao_edge": 4,
-    "illness_poverty": 5,
-}
-ORDER = {c: i for i, c in enumerate(RANK)}  # a stable last resort between true equals
 
 
 def record(ev: Eligibility, seq: int) -> EligibilityRecord:
@@ -78,7 +67,7 @@ def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy)
                 or not policy.covers(rec["adm"]) or revoked_after.get(rec["cat"], -1) > rec["seq"]):
             continue
         start, end = reach_back_window(rec, policy.reach_back_months)
-        if start <= day <= end and (best is None or RANK[rec["cat"]] < RANK[best["cat"]]):
+        if start <= day <= end and (best is None or policy.rank.get(rec["cat"], 99) < policy.rank.get(best["cat"], 99)):
             best = rec
     return best
 
@@ -126,10 +115,6 @@ def _assess(policy: Policy, cat: str, rec: EligibilityRecord, day: str,
     return cat, None
 
 
-def _class_rank(key: str | None) -> int:
-    return 0 if key is None else (1 if key.endswith("_b") else 0)
-
-
 def choose(policy: Policy, held: dict[str, EligibilityRecord], day: str, need_class: bool = True) -> Choice:
     if len(held) == 1:  # most people hold one category: nothing to filter or rank
         [(cat, rec)] = held.items()
@@ -148,7 +133,8 @@ def choose(policy: Policy, held: dict[str, EligibilityRecord], day: str, need_cl
     for cat, rec in named.items():
         key, manual = _assess(policy, cat, rec, day, need_class)
         # Rank first; within a rank, dibao class A before B; on a tie, the category with numbers wins.
-        sort_key = (RANK[cat], _class_rank(key) if manual is None else 2, manual is not None, ORDER[cat])
+        sort_key = (policy.rank[cat], policy.class_rank.get(key, 0) if manual is None and key is not None else 2,
+                    manual is not None, policy.order[cat])
         if best is None or sort_key < best[0]:
             best = (sort_key, cat, key, manual)
     assert best is not None

@@ -26,10 +26,8 @@ def subsidy(policy: Policy, rule: PremiumRule, e: Enrollment, residence: str | N
         want = to_fen(fixed)
         amount = min(want, base)
         return line("premium_subsidy", base, 0, None, amount, "contribution" if amount < want else None)
-    ratio = rule.ratio
-    if rule.ratio_by_year:
-        ratio = rule.ratio_for_year(e.year)
-    elif rule.ratio_by_residence is not None:
+    ratio = rule.ratio  # the version in force on 1 January of e.year was chosen by the caller
+    if rule.ratio_by_residence is not None:
         if residence is None:
             raise ManualReview("residence_missing")
         ratio = rule.ratio_by_residence.get(residence)

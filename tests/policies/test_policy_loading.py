@@ -1,0 +1,71 @@
+"""Loading the shipped policies, routing by date, and the key-path API (with_change)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from medassist.engine.policy import (
+    POLICY_DIR,
+    PolicyError,
+    build_book,
+    load_policies,
+    read_sources,
+    with_change,
+)
+
+
+def test_the_shipped_policies_have_no_faults() -> None:
+    book = load_policies()
+    assert {p.policy_id for p in book.policies} == {"qinhuangdao-2023", "fushun-2014", "kaizhou-2023",
+                                                      "lanzhou-2022"}
+
+
+def test_a_dated_value_starts_a_new_version_and_the_old_keeps_the_days_before() -> None:
+    sources = with_change(read_sources(), "qinhuangdao-2023:caps.inpatient=30000", on="2024-07-01")
+    book = build_book(sources)
+    before, after = book.route("130302", "2024-06-30"), book.route("130302", "2024-07-01")
+    assert before is not None and after is not None
+    assert before.caps["inpatient"][0] == 20000_00 and after.caps["inpatient"][0] == 30000_00
+    assert after.version == "qinhuangdao-2023@2024-07-01"
+    assert before.version == "qinhuangdao-2023@2024-01-01"  # the premium ratio's yearly step
+
+
+def test_with_change_everywhere_and_inside_a_table() -> None:
+    book = build_book(with_change(with_change(read_sources(), "lanzhou-2022:tilt.threshold=5000"),
+                                  "qinhuangdao-2023:lines[2].ratio.dibao=0.85"))
+    lz, qhd = book.route("620100", "2023-03-01"), book.route("130300", "2023-03-01")
+    assert lz is not None and qhd is not None
+    assert lz.tilt is not None and lz.tilt.threshold_fen == 5000_00
+    assert qhd.lines[2].ratio["dibao"].text == "0.85"
+
+
+def test_with_change_names_what_does_not_exist() -> None:
+    with pytest.raises(PolicyError, match="no policy 'nowhere-2023'"):
+        with_change(read_sources(), "nowhere-2023:caps.inpatient=1")
+    with pytest.raises(PolicyError, match="no key 'inpatinet'"):
+        with_change(read_sources(), "qinhuangdao-2023:caps.inpatinet=1")
+    bad = r"qinhuangdao-2023.yaml:84: lines\[2\]\.ratio\.values\.2023-01-01\.value\.dibao: 1\.5 is outside 0-1"
+    with pytest.raises(PolicyError, match=bad):
+        build_book(with_change(read_sources(), "qinhuangdao-2023:lines[2].ratio.dibao=1.5"))
+
+
+def test_a_second_file_for_the_same_region_is_refused_unless_it_supersedes(tmp_path: Path) -> None:
+    for p in POLICY_DIR.glob("*.yaml"):
+        shutil.copy(p, tmp_path / p.name)
+    text = (POLICY_DIR / "qinhuangdao-2023.yaml").read_text(encoding="utf-8")
+    text = text.replace('          2024-01-01: {value: 0.70, unit: ratio, ref: "§二(二)1"}\n', "")
+    revised = (text.replace("policy_id: qinhuangdao-2023", "policy_id: qinhuangdao-2024")
+               .replace("effective_from: 2023-01-01", "effective_from: 2024-01-01")
+               .replace("2023-01-01: {", "2024-01-01: {"))
+    (tmp_path / "qinhuangdao-2024.yaml").write_text(revised, encoding="utf-8")
+    with pytest.raises(PolicyError) as e:
+        load_policies(tmp_path)
+    assert ("qinhuangdao-2024.yaml:9: effective_from: qinhuangdao-2024.yaml and qinhuangdao-2023.yaml are both "
+            "in force for region 130300 from 2024-01-01, with no end") in str(e.value)
+    (tmp_path / "qinhuangdao-2024.yaml").write_text(
+        revised.replace("effective_to: null", "effective_to: null\nsupersedes: qinhuangdao-2023", 1), encoding="utf-8")
+    book = load_policies(tmp_path)
+    assert book.route("130300", "2023-12-31").policy_id == "qinhuangdao-2023"  # type: ignore[union-attr]
+    assert book.route("130300", "2024-01-01").policy_id == "qinhuangdao-2024"  # type: ignore[union-attr]
