@@ -230,8 +230,11 @@ class Engine:
     # ---- enrollments ------------------------------------------------------------------------
 
     def _enrollment(self, view: PersonView, e: Enrollment) -> Decision:
-        day = e.enrolled_at or f"{e.year}-01-01"
-        policy = self.book.route(e.admdvs, day)
+        # The policy (its transition periods, its ratio for the year) is the one in force on 1 January of
+        # the insurance year; the category is the one held on the day of the contribution (digest).
+        jan1 = f"{e.year}-01-01"
+        day = e.enrolled_at or jan1
+        policy = self.book.route(e.admdvs, jan1)
 
         def refuse(status: str, reason: str, category: str | None = None) -> Decision:
             return decision("enrollment", e.event_id, e.psn_no, status, reason=reason, year=e.year,
@@ -243,7 +246,7 @@ class Engine:
             return refuse("rejected", "no_policy_in_force")
         if e.insutype not in policy.premium_insutypes:
             return refuse("not_eligible", "not_resident_insurance")
-        choice = eligibility.choose(policy, eligibility.active(view.eligibility(), day, policy), day,
+        choice = eligibility.choose(policy, eligibility.active(view.eligibility(), day, policy), jan1,
                                     need_class=False)
         if choice.category is None:
             return refuse("not_eligible", choice.refusal or "no_category")

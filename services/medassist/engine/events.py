@@ -154,7 +154,7 @@ class Enrollment:
     insutype: str
     tier: int
     contribution_fen: int
-    tier1_contribution_fen: int
+    tier1_contribution_fen: int | None  # None when the event has none (Kaizhou tier 2 needs it)
     enrolled_at: str | None
     residence: str | None
 
@@ -393,8 +393,6 @@ def _enrollment_values(d: dict[str, Any]) -> tuple[Any, ...]:
 
 def _enrollment(d: dict[str, Any], conv: tuple[Any, ...]) -> Enrollment:
     contribution, tier1, enrolled = conv
-    if tier1 is None:
-        tier1 = contribution
     year = _integer(d["year"])
     if enrolled is not None and int(enrolled[:4]) not in (year, year - 1):
         raise InvalidEvent("enrolled_at", "not in the contribution year or the year before")

@@ -54,9 +54,8 @@ def explain(d: Decision, value: bytes | None, book: PolicyBook | None) -> tuple[
         if book is not None and isinstance(admdvs, str) and not book.candidates(admdvs):
             return "unknown_region", f"no policy covers insuplc_admdvs {admdvs}"
         day = d.get("setl_date")
-        if day is None:  # an enrollment is judged on its date, else on 1 January of its year
-            obj = orjson.loads(value)
-            day = obj.get("enrolled_at") or f"{d.get('year')}-01-01"
+        if day is None:  # an enrollment is judged by the policy in force on 1 January of its year
+            day = f"{d.get('year')}-01-01"
         return code, f"no policy of insuplc_admdvs {admdvs} in force on {day}"
     return code, None
 

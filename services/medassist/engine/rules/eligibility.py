@@ -57,19 +57,29 @@ def reach_back_window(rec: EligibilityRecord, months: int) -> tuple[str, str]:
 
 
 def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy) -> EligibilityRecord | None:
-    """An approval whose reach-back window holds `day` (and is not revoked since)."""
+    """An approval whose reach-back window holds `day`.
+
+    A revocation takes effect from its own date, after the approval, so it never cancels days of the
+    window (which ends the day before the approval): the answer does not depend on arrival order."""
     if not policy.reach_back_months:
         return None
-    revoked_after = {r["cat"]: r["seq"] for r in records if r["act"] == "revoke"}
     best = None
     for rec in records:
         if (rec["act"] != "grant" or rec["cat"] not in policy.application_categories
-                or not policy.covers(rec["adm"]) or revoked_after.get(rec["cat"], -1) > rec["seq"]):
+                or not policy.covers(rec["adm"])):
             continue
         start, end = reach_back_window(rec, policy.reach_back_months)
-        if start <= day <= end and (best is None or policy.rank.get(rec["cat"], 99) < policy.rank.get(best["cat"], 99)):
+        if start <= day <= end and (best is None or _earlier_or_better(rec, best, policy)):
             best = rec
     return best
+
+
+def _earlier_or_better(rec: EligibilityRecord, best: EligibilityRecord, policy: Policy) -> bool:
+    """The better-ranked category; between two approvals of one rank, the earlier approval (a fixed order)."""
+    a, b = policy.rank.get(rec["cat"], 99), policy.rank.get(best["cat"], 99)
+    if a != b:
+        return a < b
+    return (rec["rep"], rec["cat"]) < (best["rep"], best["cat"])
 
 
 def residence(records: list[EligibilityRecord]) -> str | None:
@@ -132,9 +142,10 @@ def choose(policy: Policy, held: dict[str, EligibilityRecord], day: str, need_cl
     best = None
     for cat, rec in named.items():
         key, manual = _assess(policy, cat, rec, day, need_class)
-        # Rank first; within a rank, dibao class A before B; on a tie, the category with numbers wins.
-        sort_key = (policy.rank[cat], policy.class_rank.get(key, 0) if manual is None and key is not None else 2,
-                    manual is not None, policy.order[cat])
+        # A category that goes to manual review never blocks one that can be assisted (digest); then rank;
+        # within a rank, dibao class A before B; on a tie, the category with numbers wins.
+        sort_key = (manual is not None, policy.rank[cat],
+                    policy.class_rank.get(key, 0) if manual is None and key is not None else 2, policy.order[cat])
         if best is None or sort_key < best[0]:
             best = (sort_key, cat, key, manual)
     assert best is not None

@@ -15,6 +15,8 @@ class ManualReview(Exception):
 def subsidy(policy: Policy, rule: PremiumRule, e: Enrollment, residence: str | None) -> DecisionLine:
     base = e.contribution_fen
     if e.tier == 2 and rule.tier2_full:
+        if e.tier1_contribution_fen is None:  # never the tier-2 amount instead (digest, Kaizhou)
+            raise ManualReview("tier1_contribution_missing")
         amount = min(e.tier1_contribution_fen, base)
         return line("premium_subsidy", e.tier1_contribution_fen, 0, ONE, amount,
                     "contribution" if amount < e.tier1_contribution_fen else None)
