@@ -104,3 +104,37 @@ def show(policy_id: str, on: str | None, as_json: bool, directory: str | None = 
     for r in info["rules"]:
         print(f"  rule {r['rule']:<28} {r['ref']}")
     return 0
+
+
+def refusal_codes_markdown() -> str:
+    """docs/refusal-codes.md, made from policies/refusal-codes.yaml (a test keeps the two equal)."""
+    from medassist.engine.vocabulary import load_refusal_codes
+
+    out = [
+        "# Refusal codes",
+        "",
+        "Every `reason` a decision or a dead letter can carry. The registry is",
+        "`services/medassist/policies/refusal-codes.yaml`; the decision schema's `reason` is its enum, and",
+        "this page is made from it (`python -m medassist.policy_commands --refusal-codes > docs/refusal-codes.md`;",
+        "`tests/policies/test_refusal_codes.py` fails while the three differ).",
+        "",
+        "An `invalid` decision (the event breaks the contract) has no code: its reason is `<field>: <why>`,",
+        "e.g. `inscp_scp_amt: more than two decimals`, and its dead letter's `reason_code` is",
+        "`invalid:<field>`. A policy names the manual-review codes it uses (`manual_review:`, `after:`,",
+        "`class_missing:`); `medassist policy check` refuses a code that is not here.",
+        "",
+        "| code | status | meaning | clause or contract rule |",
+        "|---|---|---|---|",
+    ]
+    for c in load_refusal_codes().values():
+        status = ", ".join(f"`{s}`" for s in c.status) + (" (dead letters only)" if c.dead_letter_only else "")
+        out.append(f"| `{c.code}` | {status} | {c.meaning} | {c.rule} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--refusal-codes"]:
+        sys.stdout.write(refusal_codes_markdown())
+    else:
+        print("usage: python -m medassist.policy_commands --refusal-codes", file=sys.stderr)
+        sys.exit(2)

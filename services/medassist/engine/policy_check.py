@@ -254,6 +254,9 @@ def _semantic_faults(plain: dict[str, Any], vocab: Vocabulary, codes: dict[str, 
         if not isinstance(rule, dict):
             continue
         group = rule.get("classes")
+        if group is not None and not rule.get("class_missing"):
+            add(join(join("categories", cat), "classes"), "a category split into classes needs class_missing: "
+                                                          "<manual-review code> for a person with no class")
         if group is not None and group not in vocab.class_groups:
             add(join(join("categories", cat), "classes"),
                 f"{group!r} is not a class group of the vocabulary (allowed: {_names(vocab.class_groups)})")
