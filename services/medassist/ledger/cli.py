@@ -14,16 +14,20 @@ from typing import Any
 
 import orjson
 
+from medassist import argtypes
+
 
 def add_arguments(r: argparse.ArgumentParser) -> None:
-    r.add_argument("action", choices=["consume", "statement", "movements", "interest"])
+    r.add_argument("action", choices=["consume", "statement", "movements", "interest"],
+                   help="consume: post instructions and fund movements (runs until stopped); statement: a month's "
+                        "fund statements; movements: check and publish FILE; interest: the quarter's transfer")
     r.add_argument("file", nargs="?", help="movements: a JSONL file of fund movements")
-    r.add_argument("--month", help="statement: YYYY-MM")
-    r.add_argument("--quarter", help="interest: YYYYQn")
+    r.add_argument("--month", type=argtypes.month, help="statement: YYYY-MM")
+    r.add_argument("--quarter", type=argtypes.quarter, help="interest: YYYYQn")
     r.add_argument("--rebuild", action="store_true", help="statement: from the topics, not from Redis")
     r.add_argument("--until-end", action="store_true", help="consume: stop once both topics are posted")
     r.add_argument("--group", default="medassist-ledger", help="consume: consumer group for the offsets")
-    r.add_argument("--metrics-port", type=int, help="consume: expose Prometheus metrics on this port")
+    r.add_argument("--metrics-port", type=argtypes.port, help="consume: expose Prometheus metrics on this port")
     r.add_argument("--bootstrap", help="Kafka bootstrap H:P (default MEDASSIST_BOOTSTRAP)")
     r.add_argument("--redis", help="Redis URL (default MEDASSIST_REDIS_URL)")
     r.add_argument("--prefix", help="topic prefix (default MEDASSIST_TOPIC_PREFIX or medassist)")

@@ -5,19 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from medassist import argtypes
+
 
 def add_arguments(r: argparse.ArgumentParser) -> None:
-    r.add_argument("--month", help="YYYY-MM to close (required unless --schedule)")
+    r.add_argument("--month", type=argtypes.month, help="YYYY-MM to close (required unless --schedule)")
     r.add_argument("--bootstrap", help="Kafka bootstrap H:P (default MEDASSIST_BOOTSTRAP)")
     r.add_argument("--redis", help="Redis URL (default MEDASSIST_REDIS_URL)")
     r.add_argument("--prefix", help="topic prefix (default MEDASSIST_TOPIC_PREFIX or medassist)")
-    r.add_argument("--out", metavar="DIR", help="write the CSV files and the Excel workbook here")
-    r.add_argument("--institution-figures", metavar="FILE", help="institutions' 3201/3202 figures, JSONL or .csv")
+    r.add_argument("--out", metavar="DIR", type=argtypes.output_dir,
+                   help="write the CSV files and the Excel workbook here")
+    r.add_argument("--institution-figures", metavar="FILE", type=argtypes.input_file,
+                   help="institutions' 3201/3202 figures, JSONL or .csv")
     r.add_argument("--institution-figures-topic", metavar="TOPIC", help="the same figures from a topic")
     r.add_argument("--schedule", action="store_true", help="run forever, closing each previous month when due")
-    r.add_argument("--close-day", type=int, default=5, help="schedule: close once this day of the month has passed")
-    r.add_argument("--interval", type=float, default=300.0, help="schedule: seconds between checks")
-    r.add_argument("--metrics-port", type=int, help="expose Prometheus metrics on this port")
+    r.add_argument("--close-day", type=int, choices=range(1, 29), metavar="1..28", default=5,
+                   help="schedule: close once this day of the month has passed")
+    r.add_argument("--interval", type=argtypes.positive_float, default=300.0, help="schedule: seconds between checks")
+    r.add_argument("--metrics-port", type=argtypes.port, help="expose Prometheus metrics on this port")
 
 
 def month_end_command(args: argparse.Namespace) -> int:
