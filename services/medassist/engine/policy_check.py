@@ -278,12 +278,13 @@ def _semantic_faults(plain: dict[str, Any], vocab: Vocabulary, codes: dict[str, 
         group = rule.get("classes") if isinstance(rule, dict) else None
         rate_keys.extend(vocab.class_keys.get(group, ()) if group else (cat,))
 
-    def rate_table(path: str, table: Any, extra: tuple[str, ...] = ()) -> None:
+    def rate_table(path: str, table: Any, extra: tuple[str, ...] = (), by_category: bool = False) -> None:
+        """Keys of a table by rate key; a cap or deductible may also be written for a whole category."""
         if not isinstance(table, dict):
             return
-        allowed = [*rate_keys, *extra]
+        allowed = [*rate_keys, *extra] + [c for c in cats if by_category and c not in rate_keys]
         for key in table:
-            if key not in allowed and key not in cats:
+            if key not in allowed:
                 add(join(path, key), f"{key!r} is not a category of this policy ({_names(allowed)})")
 
     el = plain.get("eligibility") or {}
@@ -291,9 +292,9 @@ def _semantic_faults(plain: dict[str, Any], vocab: Vocabulary, codes: dict[str, 
         if cat not in cats:
             add(join("eligibility.application_categories", i), f"{cat!r} is not a category of this policy ({cat_list})")
     for pool, table in (plain.get("deductibles") or {}).items():
-        rate_table(join("deductibles", pool), table)
+        rate_table(join("deductibles", pool), table, by_category=True)
     for cap, value in (plain.get("caps") or {}).items():
-        rate_table(join("caps", cap), value, ("default",))
+        rate_table(join("caps", cap), value, ("default",), by_category=True)
     lines = plain.get("lines") or []
     diagnoses = plain.get("diagnoses") or {}
     used_caps: dict[str, str] = {}

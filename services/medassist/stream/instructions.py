@@ -53,7 +53,8 @@ def build(d: Decision) -> dict[str, Any] | None:
         "year": d.get("year"),
         "insuplc_admdvs": d.get("insuplc_admdvs"),
         "fixmedins_code": d.get("fixmedins_code"),
-        "lines": d["lines"],
+        # The instruction's line shape is closed (finance validates it): the decision's clause `ref` stays there.
+        "lines": [{k: v for k, v in ln.items() if k != "ref"} for ln in d["lines"]],
         "reverses_instruction_id": None,
     }
     if kind == "clawback":
