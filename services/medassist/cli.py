@@ -139,6 +139,20 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["matches_replay"] else EXIT_FAILED
 
 
+def _up(args: argparse.Namespace) -> int:
+    from medassist.ops import up
+
+    if args.print_env:
+        return up.print_env()
+    return up.up(workers=args.workers, partitions=args.partitions, prefix=args.prefix, workdir=args.dir)
+
+
+def _down(args: argparse.Namespace) -> int:
+    from medassist.ops import up
+
+    return up.down()
+
+
 def _ledger(args: argparse.Namespace) -> int:
     from medassist.ledger.cli import ledger_command
 
@@ -274,6 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=argtypes.positive_int, default=2, help="worker processes to start")
     r.add_argument("--seed", type=int, default=7, help="random seed of the sample")
 
+    r = command(sub, "up", _up, "start the embedded stack and keep it up until Ctrl-C; prints the settings",
+                "medassist up --workers 2      # then in another terminal: eval \"$(medassist up --print-env)\"",
+                starts_processes=True)
+    r.add_argument("--workers", type=argtypes.positive_int, default=2, help="worker processes to start")
+    r.add_argument("--partitions", type=argtypes.positive_int, default=8, help="partitions of each topic")
+    r.add_argument("--prefix", default="medassist", help="topic prefix")
+    r.add_argument("--dir", metavar="DIR", type=argtypes.output_dir,
+                   help="keep logs, Redis's AOF and month-end exports here (default: a new temp folder)")
+    r.add_argument("--print-env", action="store_true",
+                   help="only print the running `up`'s export lines (for eval) and exit")
+
+    command(sub, "down", _down, "stop everything `medassist up` started", "medassist down")
+
     r = command(sub, "ledger", _ledger, "county fund accounts: consume, statement, movements, interest",
                 "medassist ledger statement --month 2023-05")
     from medassist.ledger.cli import add_arguments as ledger_arguments
@@ -343,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"medassist {name}: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # the reader went away (| head): not our failure
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return EXIT_OK
     except KeyboardInterrupt:
         print(f"medassist {name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
