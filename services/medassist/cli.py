@@ -167,6 +167,12 @@ def _month_end(args: argparse.Namespace) -> int:
     return month_end_command(args)
 
 
+def _whatif(args: argparse.Namespace) -> int:
+    from medassist.whatif.command import whatif_command
+
+    return whatif_command(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from medassist.bench import run_bench
 
@@ -326,6 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--on", metavar="YYYY-MM-DD", help="the day (default: today)")
     q.add_argument("--json", action="store_true", help="one JSON object, for tools")
     q.add_argument("--dir", help="directory of policy files")
+
+    r = command(sub, "whatif", _whatif, "a year of events under a changed policy: its cost, who gains or loses",
+                "medassist whatif events.jsonl --set qinhuangdao-2023:caps.inpatient=30000 --out whatif/",
+                starts_processes=True)
+    from medassist.whatif.command import add_arguments as whatif_arguments
+
+    whatif_arguments(r)
 
     r = command(sub, "bench", _bench, "benchmarks; the last line is one JSON object of figures",
                 "medassist bench replay --people 20000", starts_processes=True)
