@@ -19,13 +19,17 @@ from medassist.whatif.run import run_whatif
 # (assignment, file, text in the file, the same text as a person would edit it)
 CHANGES = [
     ("qinhuangdao-2023:caps.regular_total=30000", "qinhuangdao-2023.yaml",
-     "  regular_total: 20000 ", "  regular_total: 30000 "),
+     "2023-01-01: {value: 20000, unit: yuan, ref: \"§二(三)2\"}\n  tilt:",
+     "2023-01-01: {value: 30000, unit: yuan, ref: \"§二(三)2\"}\n  tilt:"),
     ("qinhuangdao-2023:lines[2].ratio.dibao=0.85", "qinhuangdao-2023.yaml",
-     'dibao: "0.80", dibao_edge: "0.77"', 'dibao: "0.85", dibao_edge: "0.77"'),
+     "{tekun: 0.80, dibao: 0.80, dibao_edge: 0.77", "{tekun: 0.80, dibao: 0.85, dibao_edge: 0.77"),
     ("fushun-2014:caps.general_outpatient=100", "fushun-2014.yaml",
-     "  general_outpatient: 70\n", "  general_outpatient: 100\n"),
-    ("kaizhou-2023:tilt.threshold=4000", "kaizhou-2023.yaml", "  threshold: 5000\n", "  threshold: 4000\n"),
-    ("lanzhou-2022:tilt.threshold=5000", "lanzhou-2022.yaml", "  threshold: 6000\n", "  threshold: 5000\n"),
+     "2014-11-27: {value: 70, unit: yuan", "2014-11-27: {value: 100, unit: yuan"),
+    ("kaizhou-2023:tilt.threshold=4000", "kaizhou-2023.yaml",
+     "2023-07-01: {value: 5000, unit: yuan", "2023-07-01: {value: 4000, unit: yuan"),
+    ("lanzhou-2022:tilt.threshold=5000", "lanzhou-2022.yaml",
+     '2022-08-22: {value: 6000, unit: yuan, ref: "§十四(三)"}',
+     '2022-08-22: {value: 5000, unit: yuan, ref: "§十四(三)"}'),
 ]
 
 

@@ -8,17 +8,26 @@ policy checker's message, so the command refuses before it reads a single event.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from medassist.engine.policy import POLICY_DIR, PolicyBook, PolicyError, compile_policy, load_operator_parameters
+from medassist.engine.policy import (
+    POLICY_DIR,
+    PolicyBook,
+    PolicyError,
+    build_book,
+    policy_files,
+    read_sources,
+    with_change,
+)
+from medassist.engine.policy_source import PolicySource, is_parameter, read_source
 
 ASSIGNMENT = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*:\s*([^=\s]+)\s*=\s*(.*?)\s*$")
 SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -108,104 +117,33 @@ def spec_from_args(sets: list[str], change_files: list[str], directory: str | No
     return PolicySpec(directory, tuple(assignments), tuple(files), title)
 
 
-# ---- the policy files as data, and the one place that turns them into a book ----------------------------
+# ---- the policy files as written (dated parameters), and the one place that turns them into books -------
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise PolicyError(f"{path.name}: not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path.name}: (top): not a mapping")
-    return data
-
-
-def policy_files(directory: Path) -> list[Path]:
-    return [p for p in sorted(directory.glob("*.yaml")) if p.name != "operator-parameters.yaml"]
-
-
-def _sources(spec: PolicySpec) -> list[tuple[Path, dict[str, Any]]]:
-    d = spec.policy_dir()
-    return [(p, _read_yaml(p)) for p in policy_files(d)]
-
-
-def _parse_value(text: str, old: Any) -> Any:
-    if isinstance(old, str):  # ratios are written as exact decimal text ("0.85"), codes as text
-        return text
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise PolicyError(f"{text!r}: not a value: {e}") from None
-
-
-def _locate(data: dict[str, Any], path: str, name: str) -> tuple[Any, str | int]:
-    """(holder, last key) of `path` in `data`; PolicyError naming the first segment that is not there."""
-    segs = split_path(path)
-    node: Any = data
-    done = ""
-    for i, seg in enumerate(segs):
-        here = f"{done}[{seg}]" if isinstance(seg, int) else (f"{done}.{seg}" if done else seg)
-        if isinstance(seg, int):
-            if not isinstance(node, list) or seg >= len(node):
-                raise PolicyError(f"{name}: {here}: no such item")
-        elif not isinstance(node, dict) or seg not in node:
-            have = ", ".join(str(k) for k in node) if isinstance(node, dict) else "none: not a table"
-            raise PolicyError(f"{name}: {here}: no such key (keys here: {have})")
-        if i == len(segs) - 1:
-            return node, seg
-        node = node[seg]
-        done = here
-    raise AssertionError("unreachable")
-
-
-def _apply(sources: list[tuple[Path, dict[str, Any]]], assignment: str) -> list[tuple[Path, dict[str, Any]]]:
-    pid, path, text = split_assignment(assignment)
-    out = []
-    found = False
-    for p, data in sources:
-        if data.get("policy_id") == pid:
-            found = True
-            data = copy.deepcopy(data)
-            holder, key = _locate(data, path, p.name)
-            holder[key] = _parse_value(text, holder[key])  # type: ignore[index]
-        out.append((p, data))
-    if not found:
-        ids = ", ".join(str(d.get("policy_id")) for _, d in sources)
-        raise PolicyError(f"{assignment!r}: no policy {pid!r} (policies: {ids})")
-    return out
-
-
-def _replace(sources: list[tuple[Path, dict[str, Any]]], path: str) -> list[tuple[Path, dict[str, Any]]]:
-    data = _read_yaml(Path(path))
-    pid = data.get("policy_id")
-    if not any(d.get("policy_id") == pid for _, d in sources):
-        ids = ", ".join(str(d.get("policy_id")) for _, d in sources)
+def _replace(sources: list[PolicySource], path: str) -> list[PolicySource]:
+    new = read_source(Path(path))
+    pid = new.data.get("policy_id")
+    if not any(s.data.get("policy_id") == pid for s in sources):
+        ids = ", ".join(str(s.data.get("policy_id")) for s in sources)
         raise PolicyError(f"{path}: policy_id: no policy {pid!r} to replace (policies: {ids})")
-    return [(Path(path), data) if d.get("policy_id") == pid else (p, d) for p, d in sources]
+    return [new if s.data.get("policy_id") == pid else s for s in sources]
 
 
-def _book(sources: list[tuple[Path, dict[str, Any]]]) -> PolicyBook:
-    ops = load_operator_parameters()
-    if not sources:
-        raise PolicyError("no policy files")
-    return PolicyBook([compile_policy(data, p, ops) for p, data in sources])
-
-
-def variant_sources(spec: PolicySpec) -> list[tuple[Path, dict[str, Any]]]:
-    sources = _sources(spec)
+def variant_sources(spec: PolicySpec) -> list[PolicySource]:
+    """The baseline's files with the variant files put in and every assignment applied (every dated
+    value of the parameter takes the new value, as `with_change` does with no date)."""
+    sources = read_sources(spec.policy_dir())
     for f in spec.variant_files:
         sources = _replace(sources, f)
     for a in spec.assignments:
-        sources = _apply(sources, a)
+        sources = with_change(sources, a)
     return sources
 
 
 def changed_policy_ids(spec: PolicySpec) -> frozenset[str]:
     """The policies a change names (whether or not the value differs: a cautious over-estimate)."""
     ids = {split_assignment(a)[0] for a in spec.assignments}
-    ids |= {str(_read_yaml(Path(f)).get("policy_id")) for f in spec.variant_files}
+    ids |= {str(read_source(Path(f)).data.get("policy_id")) for f in spec.variant_files}
     return frozenset(ids)
 
 
@@ -216,47 +154,73 @@ def touched_prefixes(spec: PolicySpec, *books_: PolicyBook) -> tuple[str, ...]:
 
 
 def books(spec: PolicySpec) -> tuple[PolicyBook, PolicyBook]:
-    """(baseline, variant): both checked as any policy file is; PolicyError when one does not check."""
-    return _book(_sources(spec)), _book(variant_sources(spec))
+    """(baseline, variant), each checked by the policy checker as any policy directory is: a change
+    that does not check raises PolicyError with the checker's message."""
+    d = spec.policy_dir()
+    return build_book(read_sources(d), None, d), build_book(variant_sources(spec), None, d)
+
+
+def _values_at(data: Any, segs: list[str | int]) -> list[Any]:
+    """Every value at a key path, through dated parameters (one per dated value)."""
+    if is_parameter(data):
+        out = []
+        for entry in data["values"].values():
+            out += _values_at(entry.get("value") if isinstance(entry, dict) else None, segs)
+        return out
+    if not segs:
+        return [data]
+    seg = segs[0]
+    if isinstance(seg, int):
+        return _values_at(data[seg], segs[1:]) if isinstance(data, list) and seg < len(data) else []
+    return _values_at(data[seg], segs[1:]) if isinstance(data, dict) and seg in data else []
+
+
+def _one(values: list[Any]) -> Any:
+    distinct = []
+    for v in (_plain(x) for x in values):
+        if v not in distinct:
+            distinct.append(v)
+    return distinct[0] if len(distinct) == 1 else distinct or None
 
 
 def notes(spec: PolicySpec) -> list[ChangeNote]:
-    """Each assignment with the value it replaces (plain JSON values, for the summary)."""
-    sources = _sources(spec)
+    """Each assignment with the value it replaces (plain JSON values; a list where dated values differ)."""
+    sources = read_sources(spec.policy_dir())
     out = []
     for a in spec.assignments:
-        pid, path, text = split_assignment(a)
-        before = None
-        for p, data in sources:
-            if data.get("policy_id") == pid:
-                holder, key = _locate(data, path, p.name)
-                before = holder[key]  # type: ignore[index]
-        sources = _apply(sources, a)
-        after = None
-        for p, data in sources:
-            if data.get("policy_id") == pid:
-                holder, key = _locate(data, path, p.name)
-                after = holder[key]  # type: ignore[index]
-        out.append(ChangeNote(pid, path, _plain(before), _plain(after)))
+        pid, path, _ = split_assignment(a)
+        segs = split_path(path)
+        before = [v for s in sources if s.data.get("policy_id") == pid for v in _values_at(s.data, segs)]
+        sources = with_change(sources, a)
+        after = [v for s in sources if s.data.get("policy_id") == pid for v in _values_at(s.data, segs)]
+        out.append(ChangeNote(pid, path, _one(before), _one(after)))
     return out
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else str(value)
     return json.loads(json.dumps(value, default=str))
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a Decimal as the YAML number it was read from (the reader takes it back exactly)."""
+
+
+_Dumper.add_representer(Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", str(v)))
+
+
 def write_variant_dir(spec: PolicySpec, out: Path) -> Path:
-    """The variant's policy files in `out` (for a shadow group's MEDASSIST_POLICIES)."""
+    """The variant's policy directory (for a shadow group's MEDASSIST_POLICIES): registries as they are,
+    the changed policies written out, the others copied."""
     out.mkdir(parents=True, exist_ok=True)
     src = spec.policy_dir()
+    own = {p.name for p in policy_files(src)}
     for p in sorted(src.glob("*.yaml")):
-        if p not in policy_files(src):  # registries (operator parameters): as they are
+        if p.name not in own:  # vocabulary, refusal codes, operator parameters
             (out / p.name).write_bytes(p.read_bytes())
-    for p, data in variant_sources(spec):
-        name = p.name if p.parent == src else f"{data.get('policy_id')}.yaml"
-        for old in policy_files(src):  # a replaced policy's own file must not stay beside it
-            if old.name != name and _read_yaml(old).get("policy_id") == data.get("policy_id"):
-                (out / old.name).unlink(missing_ok=True)
-        (out / name).write_text(yaml.safe_dump(_plain(data), allow_unicode=True, sort_keys=False),
+    for s in variant_sources(spec):
+        name = f"{s.data.get('policy_id')}.yaml"
+        (out / name).write_text(yaml.dump(s.data, Dumper=_Dumper, allow_unicode=True, sort_keys=False),
                                 encoding="utf-8")
     return out

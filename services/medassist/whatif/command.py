@@ -21,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    type=argtypes.input_file,
                    help="a file of changes (set: [...]) or a whole variant policy file (repeatable)")
     p.add_argument("--policies", metavar="DIR", help="the baseline's policy directory (default: the packaged one)")
-    p.add_argument("--out", required=True, metavar="DIR", type=argtypes.output_dir, help="where the tables, workbook and report.html go")
+    p.add_argument("--out", required=True, metavar="DIR", type=argtypes.output_dir,
+                   help="where the tables, workbook and report.html go")
     p.add_argument("--workers", type=argtypes.positive_int, default=None, help="processes (default: one per core)")
     p.add_argument("--shares", type=argtypes.positive_int, default=None,
                    help="split the people into this many shares (default: --workers); more shares, less memory")
