@@ -14,6 +14,7 @@ from pathlib import Path
 import medassist
 import pytest
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.stream.topics import Topics
 
 PACKAGE = Path(medassist.__file__).resolve().parent
@@ -76,6 +77,30 @@ def redis_server_module() -> Iterator[RedisServer]:
     """One redis-server per test module, for modules that FLUSHALL between tests."""
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_session() -> Iterator[LocalRedisCluster]:
+    """One real Redis Cluster (3 masters, 1 replica each) per session; `redis_cluster` empties it."""
+    with LocalRedisCluster(masters=3, replicas=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_session: LocalRedisCluster) -> LocalRedisCluster:
+    """The session's cluster, emptied (every master FLUSHALLed; the replicas follow)."""
+    redis_cluster_session.wait_ok()
+    for node in redis_cluster_session.masters_now():
+        c = node.client()
+        c.flushall()
+        c.close()
+    return redis_cluster_session
+
+
+@pytest.fixture(params=["redis-server", "redis-cluster"])
+def redis_any(request: pytest.FixtureRequest) -> RedisServer | LocalRedisCluster:
+    """The test runs twice: on one redis-server and on a Redis Cluster (both offer .url and .client())."""
+    return request.getfixturevalue("redis_server" if request.param == "redis-server" else "redis_cluster")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from medassist.ledger.metrics import LedgerMetrics
 from medassist.ledger.redis_book import RedisBook
 from medassist.ledger.statements import fund_statements
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.replay import Replayer
 from medassist.stream import instructions
 from medassist.stream.topics import Topics, ensure_topics
@@ -46,7 +47,7 @@ def redis_book_of(client: Any, topics: Topics) -> RedisBook:
 
 @pytest.mark.integration
 def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
-        kafka_broker: TansuBroker, redis_server: RedisServer, topics: Topics) -> None:
+        kafka_broker: TansuBroker, redis_any: RedisServer | LocalRedisCluster, topics: Topics) -> None:
     ins = _instructions(60)
     kinds = Counter(i["kind"] for i in ins)
     assert kinds["assistance"] > 20 and kinds["premium_subsidy"] > 5  # a real mix, not a handful
@@ -64,7 +65,7 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
     _produce(bootstrap, topics.instructions, [orjson.dumps(i) for i in ins] + [orjson.dumps(i) for i in ins[:7]] + bad)
     _produce(bootstrap, funds_topic(topics), [orjson.dumps(m) for m in mvs])
 
-    client = redis_server.client()
+    client = redis_any.client()
     metrics = LedgerMetrics()
     c = LedgerConsumer(bootstrap, RedisBook(client, topics.prefix), topics, metrics, group=f"{topics.prefix}-ledger")
     try:

@@ -1,4 +1,5 @@
-"""Closing on a real redis-server: stored once under ma:close:, final, and safe against a racing closer."""
+"""Closing on a real redis-server and on a Redis Cluster: stored once under ma:close:, final, safe
+against a racing closer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from medassist.monthend.closes import CloseStore
 from medassist.monthend.closing import close
 from medassist.monthend.instructions import Intake
 from medassist.ops.embedded import RedisServer
+from medassist.ops.redis_cluster import LocalRedisCluster
+from redis import RedisCluster
 
 from .make import assistance
 from .test_monthend_statements import may_instructions
@@ -21,8 +24,14 @@ JUNE_6 = datetime(2023, 6, 6, 9, 0, tzinfo=SHANGHAI)
 JULY_6 = datetime(2023, 7, 6, 9, 0, tzinfo=SHANGHAI)
 
 
-def test_close_is_final_and_late_items_go_to_the_next_close(redis_server: RedisServer) -> None:
-    store = CloseStore(redis_server.client(), "p1")
+def all_keys(target: RedisServer | LocalRedisCluster) -> list[bytes]:
+    if isinstance(target, LocalRedisCluster):
+        return target.client().keys("*", target_nodes=RedisCluster.PRIMARIES)  # type: ignore[no-any-return]
+    return target.client().keys("*")  # type: ignore[no-any-return]
+
+
+def test_close_is_final_and_late_items_go_to_the_next_close(redis_any: RedisServer | LocalRedisCluster) -> None:
+    store = CloseStore(redis_any.client(), "p1")
     intake = Intake().add_all(may_instructions())
     may, new = close("2023-05", list(intake), store, JUNE_6)
     assert new and may["closed_at"] == "2023-06-06T09:00:00+08:00"
@@ -37,21 +46,21 @@ def test_close_is_final_and_late_items_go_to_the_next_close(redis_server: RedisS
     assert h1["net_due_fen"] == 40000 - 150000
     assert store.closed_months() == {"2023-05", "2023-06"}
     assert store.included() == {"A-S1", "A-S2", "A-S5", "C-S0", "A-S7", "C-S2"}
-    keys = sorted(k.decode() for k in redis_server.client().keys("*"))
+    keys = sorted(k.decode() for k in all_keys(redis_any))
     # one hash tag per namespace: the WATCH/MULTI over a month and the set of months stays in one
     # Redis Cluster slot
     assert keys == ["ma:close:{p1}:2023-05", "ma:close:{p1}:2023-06", "ma:close:{p1}:months"]
     # a second deployment sharing this Redis is not affected
-    assert CloseStore(redis_server.client(), "p2").closed_months() == set()
+    assert CloseStore(redis_any.client(), "p2").closed_months() == set()
 
 
-def test_racing_closers_store_one_close(redis_server: RedisServer) -> None:
+def test_racing_closers_store_one_close(redis_any: RedisServer | LocalRedisCluster) -> None:
     items = list(Intake().add_all(may_instructions()))
     results: list[tuple[dict[str, Any], bool]] = []
     stamps = [JUNE_6, JULY_6]
 
     def closer(i: int) -> None:
-        results.append(close("2023-05", items, CloseStore(redis_server.client(), "p"), stamps[i]))
+        results.append(close("2023-05", items, CloseStore(redis_any.client(), "p"), stamps[i]))
 
     threads = [threading.Thread(target=closer, args=(i,)) for i in range(2)]
     for t in threads:
@@ -62,8 +71,8 @@ def test_racing_closers_store_one_close(redis_server: RedisServer) -> None:
     assert results[0][0] == results[1][0]
 
 
-def test_a_close_computed_before_another_close_is_recomputed(redis_server: RedisServer) -> None:
-    store = CloseStore(redis_server.client(), "p")
+def test_a_close_computed_before_another_close_is_recomputed(redis_any: RedisServer | LocalRedisCluster) -> None:
+    store = CloseStore(redis_any.client(), "p")
     intake = Intake().add_all(may_instructions())
     close("2023-05", list(intake), store, JUNE_6)
     # a June close computed while May was still open must not be stored: it ignored May's includes
@@ -71,6 +80,6 @@ def test_a_close_computed_before_another_close_is_recomputed(redis_server: Redis
     assert store.closed_months() == {"2023-05"}
 
 
-def test_a_bad_month_is_refused(redis_server: RedisServer) -> None:
+def test_a_bad_month_is_refused(redis_any: RedisServer | LocalRedisCluster) -> None:
     with pytest.raises(ValueError, match="not YYYY-MM"):
-        close("2023-13", [], CloseStore(redis_server.client(), "p"), JUNE_6)
+        close("2023-13", [], CloseStore(redis_any.client(), "p"), JUNE_6)

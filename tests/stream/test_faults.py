@@ -28,6 +28,7 @@ from medassist.ops.cluster import WorkerProcess, committed_total, wait_processed
 from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, free_port
 from medassist.ops.metrics import Metrics
+from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.state.redis_store import RedisStore, person_key
 from medassist.stream.feed import feed_lines
 from medassist.stream.processor import InMessage, OutMessage, Processor
@@ -51,7 +52,7 @@ def events_of(people: int, seed: int) -> list[dict[str, Any]]:
 class Cluster:
     """Workers of one consumer group on the test's topics, a paced feeder, progress."""
 
-    def __init__(self, broker: TansuBroker, redis: RedisServer, topics: Topics, tmp: Path,
+    def __init__(self, broker: TansuBroker, redis: RedisServer | LocalRedisCluster, topics: Topics, tmp: Path,
                  partitions: int) -> None:
         self.cfg = WorkerConfig(bootstrap=broker.bootstrap, redis_url=redis.url, topics=topics,
                                 group=f"{topics.prefix}-workers", partitions=partitions, batch_size=100,
@@ -133,13 +134,18 @@ class Cluster:
             w.stop()
 
 
+Factory = Callable[..., Cluster]
+
+
 @pytest.fixture
-def cluster_factory(kafka_broker: TansuBroker, redis_server: RedisServer, topics: Topics,
-                    tmp_path: Path) -> Iterator[Callable[[int], Cluster]]:
+def cluster_factory(kafka_broker: TansuBroker, topics: Topics, tmp_path: Path,
+                    request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """make(partitions, redis=None): workers on `redis`, by default the test's redis_server."""
     made: list[Cluster] = []
 
-    def make(partitions: int) -> Cluster:
-        made.append(Cluster(kafka_broker, redis_server, topics, tmp_path, partitions))
+    def make(partitions: int, redis: RedisServer | LocalRedisCluster | None = None) -> Cluster:
+        target = redis if redis is not None else request.getfixturevalue("redis_server")
+        made.append(Cluster(kafka_broker, target, topics, tmp_path, partitions))
         return made[-1]
 
     yield make
@@ -147,7 +153,7 @@ def cluster_factory(kafka_broker: TansuBroker, redis_server: RedisServer, topics
         c.stop()
 
 
-def verify(name: str, cluster: Cluster, events: list[dict[str, Any]], redis: RedisServer,
+def verify(name: str, cluster: Cluster, events: list[dict[str, Any]], redis: RedisServer | LocalRedisCluster,
            seconds: float) -> None:
     cluster.assert_no_crash()
     decisions, instr = cluster.outputs()
@@ -163,11 +169,12 @@ def kill_points(rng: random.Random, n_events: int, k: int) -> list[int]:
     return sorted(int(n_events * rng.uniform(0.1, 0.8)) for _ in range(k))
 
 
-def test_kill9_one_worker_at_random_points_and_restart(cluster_factory: Callable[[int], Cluster],
-                                                       redis_server: RedisServer) -> None:
+def test_kill9_one_worker_at_random_points_and_restart(cluster_factory: Factory,
+                                                       redis_any: RedisServer | LocalRedisCluster) -> None:
+    """On one redis-server and on a Redis Cluster (3 masters, a replica each)."""
     rng = random.Random(SEED)
     events = events_of(400, seed=SEED % 1000)
-    c = cluster_factory(4)
+    c = cluster_factory(4, redis_any)
     w = c.start("w0")
     c.feed(events)
     points = kill_points(rng, len(events), 3)
@@ -178,10 +185,10 @@ def test_kill9_one_worker_at_random_points_and_restart(cluster_factory: Callable
         assert w.proc is not None and w.proc.returncode == -9
         time.sleep(rng.uniform(0.0, 1.0))
         w = c.start(f"w0-r{n + 1}")
-    verify("kill9", c, events, redis_server, c.finish(len(events)))
+    verify("kill9", c, events, redis_any, c.finish(len(events)))
 
 
-def test_three_workers_one_killed_one_zombie_fenced(cluster_factory: Callable[[int], Cluster],
+def test_three_workers_one_killed_one_zombie_fenced(cluster_factory: Factory,
                                                     redis_server: RedisServer) -> None:
     rng = random.Random(SEED + 1)
     events = events_of(450, seed=SEED % 1000 + 1)
@@ -225,7 +232,7 @@ def c_session_timeout() -> float:
     return float(faust_app_kwargs("x:1", "g", fast=True)["broker_session_timeout"])
 
 
-def test_redis_restarts_mid_stream(cluster_factory: Callable[[int], Cluster], redis_server: RedisServer) -> None:
+def test_redis_restarts_mid_stream(cluster_factory: Factory, redis_server: RedisServer) -> None:
     rng = random.Random(SEED + 2)
     events = events_of(400, seed=SEED % 1000 + 2)
     n = len(events)
@@ -243,7 +250,7 @@ def test_redis_restarts_mid_stream(cluster_factory: Callable[[int], Cluster], re
     verify("redis-restart", c, events, redis_server, seconds)
 
 
-def test_broker_frozen_mid_stream(cluster_factory: Callable[[int], Cluster], redis_server: RedisServer,
+def test_broker_frozen_mid_stream(cluster_factory: Factory, redis_server: RedisServer,
                                   kafka_broker: TansuBroker) -> None:
     """The broker stops answering for a while (SIGSTOP): publishes and commits fail or stall,
     sessions lapse; the workers hold their batches and carry on when it answers again."""
@@ -264,7 +271,7 @@ def test_broker_frozen_mid_stream(cluster_factory: Callable[[int], Cluster], red
     verify("broker-frozen", c, events, redis_server, seconds)
 
 
-def test_agent_crash_exits_nonzero_and_restart_recovers(cluster_factory: Callable[[int], Cluster],
+def test_agent_crash_exits_nonzero_and_restart_recovers(cluster_factory: Factory,
                                                         redis_server: RedisServer) -> None:
     """Corrupt state (a non-integer accumulator) is not an outage: the worker must exit, not idle."""
     events = events_of(40, seed=SEED % 1000 + 3)
@@ -545,5 +552,16 @@ def test_simulated_crashes_rebalances_and_zombies(seed: int, redis_server_module
     rep = check(Expected.of(events), d, i, r)
     print(f"[sim {seed}] events={len(events)} crashes={sim.crashes} rebalances={sim.rebalances} "
           f"refused commits={sim.refused_commits} duplicates={rep.duplicates}")
+    assert not rep.problems, "\n".join(rep.problems)
+    assert sim.crashes > 0 and rep.unique_instructions > 20
+
+
+@pytest.mark.parametrize("seed", range(SEED, SEED + 2))
+def test_simulated_crashes_on_a_redis_cluster(seed: int, redis_cluster: LocalRedisCluster, topics: Topics) -> None:
+    """The same simulation with the store on a Redis Cluster: reads and scripts pipelined per master."""
+    events = events_of(24, seed=seed % 997)
+    sim = run_sim(seed, redis_cluster.url, topics, events)
+    d, i = split(sim.published, topics)
+    rep = check(Expected.of(events), d, i, redis_cluster.client())
     assert not rep.problems, "\n".join(rep.problems)
     assert sim.crashes > 0 and rep.unique_instructions > 20

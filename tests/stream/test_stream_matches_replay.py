@@ -1,5 +1,5 @@
 """The streaming path pays what `medassist replay` pays: a generated population through two
-real worker processes (Tansu broker, redis-server), compared settlement by settlement.
+real worker processes (Tansu broker, redis-server or a Redis Cluster), compared settlement by settlement.
 
 Delivery is at least once, so a message may be published again (identical); the checks
 are on distinct bodies and on totals per settlement after deduplication by content.
@@ -19,6 +19,7 @@ from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
 from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.replay import replay_file
 from medassist.schemas import load_schema
 from medassist.stream.feed import feed_lines
@@ -32,7 +33,8 @@ PEOPLE = 260  # ~3,000 events: every city, every event type, reversals and reach
 PARTITIONS = 4
 
 
-def test_stream_pays_what_replay_pays(kafka_broker: TansuBroker, redis_server: RedisServer, topics: Topics,
+def test_stream_pays_what_replay_pays(kafka_broker: TansuBroker, redis_any: RedisServer | LocalRedisCluster,
+                                      topics: Topics,
                                       tmp_path: Path) -> None:
     events = [orjson.dumps(e) for e in population(PEOPLE, seed=23)]
     assert 2500 <= len(events) <= 4000
@@ -45,7 +47,7 @@ def test_stream_pays_what_replay_pays(kafka_broker: TansuBroker, redis_server: R
 
     bootstrap = kafka_broker.bootstrap
     ensure_topics(bootstrap, topics.all(), PARTITIONS)
-    cfg = WorkerConfig(bootstrap=bootstrap, redis_url=redis_server.url, topics=topics,
+    cfg = WorkerConfig(bootstrap=bootstrap, redis_url=redis_any.url, topics=topics,
                        group=f"{topics.prefix}-workers", partitions=PARTITIONS, fast_rebalance=True,
                        datadir=str(tmp_path / "faust"), metrics_port=0)
     workers = [WorkerProcess(cfg, f"w{i}", tmp_path).start() for i in range(2)]

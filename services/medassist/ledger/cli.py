@@ -39,15 +39,14 @@ def _fail(msg: str) -> int:
 
 
 def ledger_command(args: argparse.Namespace) -> int:
-    import redis
-
     from medassist.ledger.redis_book import RedisBook
     from medassist.ops.config import WorkerConfig
+    from medassist.state.redis_client import sync_client
     from medassist.stream.topics import Topics
 
     cfg = WorkerConfig.from_env(bootstrap=args.bootstrap, redis_url=args.redis)
     topics = Topics(args.prefix) if args.prefix else cfg.topics
-    book = RedisBook(redis.Redis.from_url(cfg.redis_url), topics.prefix)
+    book = RedisBook(sync_client(cfg.redis_url), topics.prefix)
     if args.action == "consume":
         return _consume(args, cfg.bootstrap, book, topics)
     if args.action == "statement":

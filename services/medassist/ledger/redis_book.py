@@ -7,7 +7,8 @@
   ml:<ns>:counties               set   counties (outside the tag: written after, idempotently)
 
 The script checks the id before its first write, so a posting is applied whole
-or not at all, and a redelivered one changes nothing.
+or not at all, and a redelivered one changes nothing. The client may be a Redis Cluster
+client (`state.redis_client.sync_client`): every script touches one hash tag, one slot.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class RedisBook:
     def __init__(self, client: redis.Redis, namespace: str = "medassist") -> None:
         self.r = client
         self.ns = namespace
-        self._post = client.register_script(POST_LUA)
 
     def _k(self, county: str, suffix: str) -> str:
         return f"ml:{{{self.ns}:{county}}}:{suffix}"
@@ -70,7 +70,9 @@ class RedisBook:
                 args += [name, fen]
             keys = [self._k(p.county, "bal"), self._k(p.county, "done"), self._k(p.county, f"f:{p.month}"),
                     self._k(p.county, "months")]
-            self._post(keys=keys, args=args, client=pipe)
+            # EVAL, not EVALSHA: a cluster pipeline cannot load a script on the node that lacks it
+            # (a restarted or newly promoted master); Redis caches the compiled body by its hash.
+            pipe.execute_command("EVAL", POST_LUA, len(keys), *keys, *args)  # ClusterPipeline.eval is disabled
         codes = [int(c) for c in pipe.execute()]
         self.r.sadd(f"ml:{self.ns}:counties", *sorted({p.county for p in postings}))
         return codes

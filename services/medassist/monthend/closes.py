@@ -69,7 +69,7 @@ class CloseStore:
         """
         key = self._key(month)
         blob = zlib.compress(orjson.dumps(record), 6)
-        with self.r.pipeline() as p:
+        with self.r.pipeline(transaction=True) as p:  # explicit: a cluster pipeline defaults to none
             try:
                 p.watch(key, self._months_key)
                 if not p.exists(key):

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 
 from medassist.ledger.book import Flows
 from medassist.ledger.statements import Prior, basis, fund_statements
@@ -39,8 +38,9 @@ def load(bootstrap: str, redis_url: str, topics: Topics) -> Companions:
     """The Redis ledger's flows (rebuilt from the topics when it is empty) and every warning so far."""
     from medassist.ledger.redis_book import RedisBook
     from medassist.monthend.pushlist import read_warnings
+    from medassist.state.redis_client import sync_client
 
-    book = RedisBook(redis.Redis.from_url(redis_url), topics.prefix)
+    book = RedisBook(sync_client(redis_url), topics.prefix)
     if book.counties():
         flows, source = book.load_flows(), "redis ledger"
     else:

@@ -16,7 +16,6 @@ from typing import Any
 
 import fastjsonschema
 import orjson
-import redis
 
 from medassist.engine.dates import SHANGHAI
 from medassist.monthend import companions as comp
@@ -28,6 +27,7 @@ from medassist.monthend.instructions import Intake
 from medassist.monthend.metrics import MonthEndMetrics
 from medassist.monthend.reconcile import reconcile
 from medassist.schemas import load_schema
+from medassist.state.redis_client import sync_client
 from medassist.stream.topics import Topics
 
 
@@ -96,7 +96,7 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
     """Close (or re-read the close of) `month`, publish, reconcile, export; returns a summary."""
     topics = Topics(opts.prefix)
     intake = read_instructions(opts.bootstrap, topics.instructions)
-    store = CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix)
+    store = CloseStore(sync_client(opts.redis_url), opts.prefix)
     loaded: list[comp.Companions] = []
 
     def companions() -> comp.Companions:  # the ledger and the warnings, read once, and only when needed
@@ -156,7 +156,7 @@ def due_month(now: datetime, close_day: int) -> str | None:
 def tick(opts: Options, now: datetime, close_day: int, metrics: MonthEndMetrics | None) -> dict[str, Any] | None:
     """One round of the schedule: close the due month if it is not closed yet."""
     month = due_month(now, close_day)
-    if month is None or month in CloseStore(redis.Redis.from_url(opts.redis_url), opts.prefix).closed_months():
+    if month is None or month in CloseStore(sync_client(opts.redis_url), opts.prefix).closed_months():
         return None
     return month_end(month, opts, metrics, now)
 

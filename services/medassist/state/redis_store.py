@@ -24,16 +24,32 @@ first write, because Redis does not roll a script back.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import hiredis
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
-from redis.exceptions import NoScriptError
+from redis.crc import key_slot
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    NoScriptError,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from medassist.engine.state import PersonState, StateChange
+from medassist.state.redis_client import is_cluster_async
 
 # ARGV: version read, outputs ttl, n events, then per event: event_id, fp, outputs,
 # n accumulator deltas, (field, delta)..., n hash sets, (field, value)...
@@ -44,6 +60,7 @@ local expect = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local ver = tonumber(redis.call('HGET', h, 'ver') or '0')
 local ok = true
+local wrote = false
 local out = {}
 local i = 4
 for j = 1, tonumber(ARGV[3]) do
@@ -65,12 +82,17 @@ for j = 1, tonumber(ARGV[3]) do
     redis.call('HSET', h, 'e:' .. eid, fp, 'ver', ver)
     if outputs ~= '' then redis.call('SET', KEYS[1 + j], outputs, 'EX', ttl) end
     out[#out + 1] = 0; out[#out + 1] = tostring(ver)
+    wrote = true
   end
 end
+-- Nothing applied (a redelivery): still write, so that a WAIT after this call covers the
+-- earlier writes whose outputs are about to be published again.
+if not wrote and ver > 0 then redis.call('HSET', h, 'ver', ver) end
 return out
 """
 
 APPLIED, ALREADY_DONE, CONFLICT = 0, 1, 2
+REPLICAS_TTL_S = 5.0
 
 
 def person_key(psn_no: str) -> str:
@@ -148,22 +170,126 @@ def connect(url: str) -> aioredis.Redis:
     return aioredis.from_url(url, decode_responses=False)
 
 
-class RedisStore:
-    """Async Redis access for the workers: batched snapshot reads and atomic applies."""
+class NotReplicated(RedisError):
+    """A node has a connected replica but did not confirm our writes within the timeout:
+    the batch is not published (a failover now could lose it) and is retried."""
 
-    def __init__(self, url: str, outputs_ttl: int = 14 * 86400) -> None:
-        self.redis = connect(url)
+
+class RedisStore:
+    """Async Redis access for the workers: batched snapshot reads and atomic applies.
+
+    On a Redis Cluster (detected from the server) a batch's reads and scripts go out as one
+    pipeline per master, all masters at once; a person's keys share a hash tag, so every
+    script runs on one node. After the scripts a master with replicas is asked to `WAIT` for
+    one of them: nothing is published before its state change is on two machines, so a
+    failover to that replica cannot lose a change whose outputs finance has seen. A moved
+    slot or a lost node refreshes the slot map and fails the batch; the worker retries it,
+    which is safe because applying a batch twice changes nothing.
+    """
+
+    def __init__(self, url: str, outputs_ttl: int = 14 * 86400, wait_timeout_ms: int = 1000) -> None:
+        self.url = url
         self.outputs_ttl = outputs_ttl
-        self._sha: str | None = None
+        self.wait_timeout_ms = wait_timeout_ms
+        self._single: aioredis.Redis | None = None
+        self._cluster: RedisCluster | None = None
+        self._nodes: dict[str, aioredis.Redis] = {}  # master name -> its own plain connection pool
+        self._stale = False
+        self._replicas: dict[str, tuple[int, float]] = {}  # master name -> (connected replicas, when asked)
+        self._sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
+        self._start_lock = asyncio.Lock()
+
+    @property
+    def cluster(self) -> bool:
+        return self._cluster is not None
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._single is not None or self._cluster is not None:
+                return
+            if await is_cluster_async(self.url):
+                cluster = RedisCluster.from_url(self.url)
+                await cluster.initialize()
+                self._cluster = cluster
+            else:
+                self._single = connect(self.url)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        if self._single is not None:
+            await self._single.aclose()
+        for c in self._nodes.values():
+            await c.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
+
+    async def _route(self, keys: list[str]) -> list[tuple[aioredis.Redis, int, list[int]]]:
+        """(client, replicas of that node, indexes into `keys`) per node serving them."""
+        if self._single is None and self._cluster is None:
+            await self.start()
+        if self._single is not None:
+            return [(self._single, 0, list(range(len(keys))))]
+        assert self._cluster is not None
+        nm = self._cluster.nodes_manager
+        if self._stale:
+            await nm.initialize()
+            self._stale = False
+        groups: dict[str, tuple[aioredis.Redis, int, list[int]]] = {}
+        for i, k in enumerate(keys):
+            nodes = nm.slots_cache.get(key_slot(k.encode()))
+            if not nodes:
+                self._stale = True
+                raise SlotNotCoveredError(f"no node serves the slot of {k}")
+            primary = nodes[0]
+            g = groups.get(primary.name)
+            if g is None:
+                client = self._nodes.get(primary.name)
+                if client is None:
+                    pool = aioredis.ConnectionPool(host=primary.host, port=int(primary.port),
+                                                   connection_class=HiredisPacking)
+                    client = self._nodes[primary.name] = aioredis.Redis(connection_pool=pool)
+                g = groups[primary.name] = (client, await self._connected_replicas(primary.name, client), [])
+            g[2].append(i)
+        return list(groups.values())
+
+    async def _connected_replicas(self, name: str, client: aioredis.Redis) -> int:
+        """The master's own count (INFO replication), asked again every few seconds: the slot map
+        may be older than a replica's attachment, and a WAIT for a replica that is not there
+        would hold every batch for its whole timeout."""
+        now = time.monotonic()
+        known = self._replicas.get(name)
+        if known is None or now - known[1] > REPLICAS_TTL_S:
+            info = await client.info("replication")
+            known = self._replicas[name] = (int(info.get("connected_slaves", 0)), now)
+        return known[0]
+
+    async def _on_nodes(self, keys: list[str], run: Any) -> list[Any]:
+        """Route `keys` to their nodes and run `run(group)` on every node concurrently; a cluster
+        error anywhere (routing included) marks the slot map stale for the retry."""
+        try:
+            groups = await self._route(keys)
+            if len(groups) == 1:
+                return [await run(groups[0])]
+            return list(await asyncio.gather(*(run(g) for g in groups)))
+        except (MovedError, AskError, ClusterDownError, TryAgainError, SlotNotCoveredError,
+                RedisConnectionError, RedisTimeoutError, OSError):
+            if self._cluster is not None:
+                self._stale = True
+                self._replicas.clear()
+            raise
 
     async def load_many(self, people: list[str]) -> dict[str, Snapshot]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for p in people:
-                pipe.hgetall(person_key(p))
-            raws = await pipe.execute()
+        keys = [person_key(p) for p in people]
+        raws: list[Any] = [None] * len(keys)
+
+        async def read(group: tuple[aioredis.Redis, int, list[int]]) -> None:
+            client, _, idx = group
+            async with client.pipeline(transaction=False) as pipe:
+                for n in idx:
+                    pipe.hgetall(keys[n])
+                for n, raw in zip(idx, await pipe.execute(), strict=True):
+                    raws[n] = raw
+
+        await self._on_nodes(keys, read)
         return {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
 
     async def apply_many(self, items: list[Item]) -> list[tuple[int, str]]:
@@ -194,33 +320,58 @@ class RedisStore:
         return keys, args
 
     async def _run(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """EVALSHA every call in one pipeline (no SCRIPT EXISTS round trip per batch, as
-        redis-py's Script would do); a call that finds the script gone (Redis restarted)
-        is sent again once the script is loaded. Any other error is raised."""
-        if self._sha is None:
-            self._sha = await self.redis.script_load(APPLY_LUA)
+        """EVALSHA every call, one pipeline per node (no SCRIPT EXISTS round trip per batch, as
+        redis-py's Script would do); a call that finds the script gone (a restarted or newly
+        promoted node) is sent again once the script is loaded there. Any other error is raised."""
         replies: list[Any] = [None] * len(calls)
-        todo = list(range(len(calls)))
-        for _ in range(3):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for n in todo:
-                    keys, args = calls[n]
-                    pipe.evalsha(self._sha, len(keys), *keys, *args)
-                got = await pipe.execute(raise_on_error=False)
-            missing = []
-            for n, r in zip(todo, got, strict=True):
-                if isinstance(r, NoScriptError):
-                    missing.append(n)
-                elif isinstance(r, Exception):
-                    raise r
-                else:
-                    replies[n] = r
-            if not missing:
-                return replies
-            self._sha = await self.redis.script_load(APPLY_LUA)
-            todo = missing
-        raise NoScriptError("the apply script keeps disappearing from Redis")
+
+        async def run(group: tuple[aioredis.Redis, int, list[int]]) -> None:
+            client, replicas, todo = group
+            for _ in range(3):
+                async with client.pipeline(transaction=False) as pipe:
+                    for n in todo:
+                        keys, args = calls[n]
+                        pipe.evalsha(self._sha, len(keys), *keys, *args)
+                    if replicas:
+                        pipe.execute_command("WAIT", 1, self.wait_timeout_ms)
+                    got = await pipe.execute(raise_on_error=False)
+                missing = []
+                for n, r in zip(todo, got, strict=False):
+                    if isinstance(r, NoScriptError):
+                        missing.append(n)
+                    elif isinstance(r, Exception):
+                        raise r
+                    else:
+                        replies[n] = r
+                if replicas:
+                    await self._replicated(client, got[-1])
+                if not missing:
+                    return
+                await client.script_load(APPLY_LUA)
+                todo = missing
+            raise NoScriptError("the apply script keeps disappearing from Redis")
+
+        await self._on_nodes([keys[0] for keys, _ in calls], run)
+        return replies
+
+    async def _replicated(self, client: aioredis.Redis, acked: Any) -> None:
+        """WAIT's answer: one replica has everything written so far, or the node has no replica
+        connected (then only the master's fsynced AOF holds it, and no replica can be promoted
+        with less than it). A lagging connected replica fails the batch, to be retried."""
+        if isinstance(acked, Exception):
+            raise acked
+        if int(acked) >= 1:
+            return
+        info = await client.info("replication")
+        self._replicas.clear()
+        if int(info.get("connected_slaves", 0)):
+            raise NotReplicated(f"no replica confirmed the batch's writes within {self.wait_timeout_ms} ms")
 
     async def outputs(self, psn_no: str, event_id: str) -> bytes | None:
-        v = await self.redis.get(outputs_key(psn_no, event_id))
+        key = outputs_key(psn_no, event_id)
+
+        async def get(group: tuple[aioredis.Redis, int, list[int]]) -> Any:
+            return await group[0].get(key)
+
+        (v,) = await self._on_nodes([key], get)
         return v if v is None or isinstance(v, bytes) else str(v).encode()

@@ -128,6 +128,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                 start_http_server(cfg.metrics_port, registry=metrics.registry)
             producer = await start_producer(cfg.bootstrap)
             store = RedisStore(cfg.redis_url)
+            await store.start()  # one redis-server or a Redis Cluster: asked of the server, no flag
             ctx.update(producer=producer, store=store, processor=Processor(engine, store, cfg.topics, metrics),
                        publisher=BatchPublisher(producer))
 
