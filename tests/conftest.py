@@ -6,6 +6,7 @@ Nothing starts unless a test asks for it, so pure unit tests stay fast.
 from __future__ import annotations
 
 import ast
+import shutil
 import uuid
 from collections.abc import Iterator
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -58,6 +59,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                     returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+SETUP_COMMAND = "bash scripts/setup.sh"  # README's set-up command
+
+
+def require(*programs: str) -> None:
+    """Fail in one line, naming the set-up command, when a system program a test needs is missing."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run `{SETUP_COMMAND}` (README, the first hour)",
+                    pytrace=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):  # @pytest.mark.needs("promtool", ...)
+        require(*mark.args)
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[TansuBroker]:
     """One in-memory Tansu per test session; isolate tests with `topic_prefix`."""
@@ -68,6 +85,7 @@ def kafka_broker() -> Iterator[TansuBroker]:
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A fresh redis-server (AOF, appendfsync always) per test, in its own temp dir."""
+    require("redis-server")
     with RedisServer() as server:
         yield server
 
@@ -75,6 +93,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="module")
 def redis_server_module() -> Iterator[RedisServer]:
     """One redis-server per test module, for modules that FLUSHALL between tests."""
+    require("redis-server")
     with RedisServer() as server:
         yield server
 

@@ -126,18 +126,21 @@ def test_metric_names_finds_metrics_and_nothing_else() -> None:
 
 # --- Prometheus config and alert rules -------------------------------------------------
 
+@pytest.mark.needs("promtool")
 def test_prometheus_config_is_valid_and_loads_the_rules() -> None:
     r = promtool("check", "config", "deploy/prometheus.yml")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS: 1 rule files found" in r.stdout + r.stderr
 
 
+@pytest.mark.needs("promtool")
 def test_alert_rules_are_valid() -> None:
     r = promtool("check", "rules", "deploy/alerts.yml")
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"SUCCESS: {len(alert_rules())} rules found" in r.stdout + r.stderr
 
 
+@pytest.mark.needs("promtool")
 def test_alert_unit_tests_pass() -> None:
     r = promtool("test", "rules", *(str(p.relative_to(ROOT)) for p in ALERT_TESTS))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -274,6 +277,7 @@ def test_dockerfile_builds_the_compiled_engine() -> None:
 
 # --- redis.conf --------------------------------------------------------------------------
 
+@pytest.mark.needs("redis-server")
 def test_redis_conf_runs_with_aof_always_and_survives_kill9(tmp_path: Path) -> None:
     text = (DEPLOY / "redis.conf").read_text(encoding="utf-8")
     port = free_port()
@@ -319,6 +323,7 @@ def test_redis_conf_runs_with_aof_always_and_survives_kill9(tmp_path: Path) -> N
 
 # --- Grafana -----------------------------------------------------------------------------
 
+@pytest.mark.needs("promtool")
 def test_dashboard_queries_use_exported_metrics_and_parse(tmp_path: Path) -> None:
     exprs = grafana_exprs()
     assert len(exprs) >= 30

@@ -103,6 +103,7 @@ def _produce_one(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
 PAYLOAD = b'{"type":"settlement","event_id":"S-1","psn_no":"P001"}'
 
 
+@pytest.mark.needs("kcat")
 def test_kcat_reads_what_kafka_python_produced(kafka_broker: TansuBroker,
                                                topics: Topics) -> None:
     """Independent client (librdkafka, via Debian's kcat) against Tansu; where its librdkafka is too

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
 from medassist.ops.metrics import Metrics
 from prometheus_client import generate_latest
 
@@ -47,6 +48,7 @@ def test_latency_buckets_have_an_edge_at_the_100ms_aim() -> None:
     assert buckets["0.1"] == 1 and buckets["0.25"] == 2
 
 
+@pytest.mark.needs("promtool")
 def test_exposition_passes_promtool_lint() -> None:
     m = Metrics()
     m.events.labels("settlement", "paid").inc()

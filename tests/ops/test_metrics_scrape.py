@@ -34,7 +34,7 @@ from medassist.stream import deadletter, instructions
 from medassist.stream.feed import feed_lines
 from medassist.stream.topics import Topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.needs("prometheus")]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -143,6 +143,7 @@ def worker(kafka_broker: TansuBroker, redis_server: RedisServer, topics: Topics,
     proc.stop()
 
 
+@pytest.mark.needs("promtool")
 def test_prometheus_scrapes_the_worker_counts_replay_gives(kafka_broker: TansuBroker, topics: Topics,
                                                             worker: WorkerProcess, tmp_path: Path) -> None:
     bootstrap = kafka_broker.bootstrap

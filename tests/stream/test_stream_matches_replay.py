@@ -33,6 +33,7 @@ PEOPLE = 260  # ~3,000 events: every city, every event type, reversals and reach
 PARTITIONS = 4
 
 
+@pytest.mark.needs("kcat")
 def test_stream_pays_what_replay_pays(kafka_broker: TansuBroker, redis_any: RedisServer | LocalRedisCluster,
                                       topics: Topics,
                                       tmp_path: Path) -> None:
