@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One set-up command for a fresh clone: the system programs the demo and the tests need
-# (redis-server; prometheus and promtool; kcat), then this package and its dev tools into the
+# (redis-server; prometheus and promtool; kcat; chromium for the what-if report's browser test), then this package and its dev tools into the
 # Python you run it with (an activated virtualenv, or $PYTHON). Safe to run again.
 #   python3 -m venv .venv && . .venv/bin/activate && bash scripts/setup.sh
 # Exits non-zero, saying what is missing and how to get it, where it cannot install something.
@@ -15,9 +15,9 @@ PY
 
 # program -> Debian package
 declare -A package=([redis-server]=redis-server [redis-cli]=redis-tools [prometheus]=prometheus
-                    [promtool]=prometheus [kcat]=kcat)
+                    [promtool]=prometheus [kcat]=kcat [chromium]=chromium)
 missing=()
-for prog in redis-server redis-cli prometheus promtool kcat; do
+for prog in redis-server redis-cli prometheus promtool kcat chromium; do
   command -v "$prog" >/dev/null || missing+=("${package[$prog]}")
 done
 # a C compiler for the mypyc-compiled engine (MEDASSIST_PURE=1 installs pure Python instead)
@@ -57,7 +57,7 @@ fi
 say "installing medassist and its dev tools into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[dev]'
 
-for prog in redis-server prometheus promtool kcat; do
+for prog in redis-server prometheus promtool kcat chromium; do
   command -v "$prog" >/dev/null || { say "still missing: $prog"; failed=1; }
 done
 if [ $failed = 1 ]; then

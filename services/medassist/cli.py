@@ -355,6 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=7, help="random seed of the data set")
     b.add_argument("--rate", type=argtypes.positive_float, default=500.0,
                    help="settlements/s offered in the latency run")
+    b = command(kinds, "whatif", _bench, "a year of events under one variant, on every core",
+                "medassist bench whatif --events 1000000", starts_processes=True)
+    b.add_argument("--events", type=argtypes.positive_int, help="events in the year (default 1000000)")
+    b.add_argument("--seed", type=int, default=7, help="random seed of the data set")
+    b.add_argument("--workers", type=argtypes.positive_int, help="processes (default: one per core)")
+    b.add_argument("--set", action="append", metavar="POLICY:KEY.PATH=VALUE",
+                   help="the change (repeatable; default qinhuangdao-2023:caps.regular_total=30000)")
+    b.add_argument("--full", action="store_true", help="replay every person under the variant")
     b = command(kinds, "month-end", _bench, "closing a month over N settlements",
                 "medassist bench month-end --events 100000", starts_processes=True)
     b.add_argument("--events", type=argtypes.positive_int, help="settlements in the month")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 CITIES = {
     # admdvs codes of counties/districts routed to each policy, and its categories
@@ -104,3 +107,21 @@ def population(people: int, seed: int = 7, settlements_per_person: float = 10.0,
         events.sort(key=lambda t: t[0])
         for _, e in events:
             yield e
+
+
+def write_events(path: Path, events: int, seed: int = 7) -> int:
+    """Exactly `events` events of a generated population as JSONL (the last person may be cut short)."""
+    n = 0
+    with path.open("wb") as f:
+        buf: list[bytes] = []
+        for ev in population(events // 10 + 1, seed=seed):  # ~11 events a person: enough people
+            buf.append(orjson.dumps(ev))
+            n += 1
+            if len(buf) >= 8192 or n == events:
+                f.write(b"\n".join(buf) + b"\n")
+                buf.clear()
+            if n == events:
+                break
+        if buf:
+            f.write(b"\n".join(buf) + b"\n")
+    return n

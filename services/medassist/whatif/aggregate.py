@@ -14,7 +14,6 @@ import orjson
 
 from medassist.engine.decision import Decision
 from medassist.engine.events import FUNDS
-from medassist.engine.money import MoneyError, to_fen
 
 # (county, category, rule, month, payee kind)
 CubeKey = tuple[str, str, str, str, str]
@@ -99,17 +98,21 @@ class Partial:
         self.warning_gaps += o.warning_gaps
 
 
+def _fen(v: object) -> int:
+    # The engine has checked the amount (at most two decimals, well inside a double's exact range);
+    # this is only the burden figure, so a float's rounding is exact enough and 3x cheaper than to_fen.
+    return round(float(v) * 100) if v is not None else 0  # type: ignore[arg-type]
+
+
 def out_of_pocket_before(raw: bytes) -> tuple[str, int] | None:
     """(setl_id, medfee minus every fund) of a settlement line: its burden before assistance."""
     try:
         obj = orjson.loads(raw)
         funds = 0
         for k in FUNDS:
-            v = obj.get(k)
-            if v is not None:
-                funds += to_fen(v)
-        return str(obj["setl_id"]), max(0, to_fen(obj["medfee_sumamt"]) - funds)
-    except (orjson.JSONDecodeError, MoneyError, KeyError, TypeError, AttributeError, ValueError):
+            funds += _fen(obj.get(k))
+        return str(obj["setl_id"]), max(0, _fen(obj["medfee_sumamt"]) - funds)
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
         return None  # the engine has refused it as invalid already
 
 

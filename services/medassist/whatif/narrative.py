@@ -96,7 +96,10 @@ def _concentration(r: Partial, delta: int) -> str:
 
 
 def years(r: Partial) -> str:
-    ys = sorted({k[3][:4] for k in (*r.base.cube, *r.var.cube) if k[3][:4].isdigit()})
+    """The years the difference falls in (else the years of the events)."""
+    months = roll_up(r.base.cube, r.var.cube, "month")
+    moved = [m["month"] for m in months if m["delta_fen"]] or [m["month"] for m in months]
+    ys = sorted({m[:4] for m in moved if m[:4].isdigit()})
     if not ys:
         return ""
     return f" in {ys[0]}" if len(ys) == 1 else f" in {ys[0]}–{ys[-1]}"
