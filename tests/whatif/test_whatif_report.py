@@ -84,8 +84,9 @@ def test_the_last_line_and_the_files(run: tuple[Path, dict[str, object]]) -> Non
     assert orjson.loads((out / "summary.json").read_bytes())["delta_fen"] == s["delta_fen"]
 
 
+@pytest.mark.needs("chromium")
 def test_report_in_a_real_browser(run: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (apt-get install chromium)"
+    assert Path(CHROMIUM).exists(), "Debian's chromium (/usr/bin/chromium) is needed"
     out, s = run
     shot = tmp_path / "whatif-report.png"
     page = open_page((out / "report.html").as_uri(), PAGE_JS, shot)
