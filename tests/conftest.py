@@ -6,6 +6,7 @@ Nothing starts unless a test asks for it, so pure unit tests stay fast.
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import medassist
 import pytest
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.ops.redis_cluster import LocalRedisCluster
+from medassist.security import signing
 from medassist.stream.topics import Topics
 
 PACKAGE = Path(medassist.__file__).resolve().parent
@@ -73,6 +75,25 @@ def require(*programs: str) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("needs"):  # @pytest.mark.needs("promtool", ...)
         require(*mark.args)
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A signing key pair made for this session (never one from the repository), in the environment
+    that the workers, the ledger and month-end (and the processes the tests start) read it from."""
+    env = signing.generate_keys(tmp_path_factory.mktemp("signing-keys"), "test-key")
+    saved = {k: os.environ.get(k) for k in (*env, signing.ENV_KEY)}
+    os.environ.pop(signing.ENV_KEY, None)
+    os.environ.update(env)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def signer(signing_keys: dict[str, str]) -> signing.Signer:
+    return signing.signer_from_env(signing_keys)
 
 
 @pytest.fixture(scope="session")

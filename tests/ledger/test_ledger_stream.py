@@ -20,6 +20,7 @@ from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.replay import Replayer
 from medassist.stream import instructions
 from medassist.stream.topics import Topics, ensure_topics
+from signed import signed
 
 
 def _instructions(people: int) -> list[dict[str, Any]]:
@@ -29,7 +30,7 @@ def _instructions(people: int) -> list[dict[str, Any]]:
         for d in r.feed(ev):
             ins = instructions.build(d)
             if ins is not None:
-                out.append(ins)
+                out.append(signed(ins))
     return out
 
 
@@ -59,9 +60,9 @@ def test_consumer_equals_rebuild_and_redelivery_changes_nothing(
         mvs.append(movement(f"TR-{c}", "transfer", "400000.00", "2023-01-03", c))
     bootstrap = kafka_broker.bootstrap
     ensure_topics(bootstrap, [topics.instructions, funds_topic(topics)])
-    other_amount = {**ins[0], "amount_fen": ins[0]["amount_fen"] + 1}  # same id: a conflict
+    other_amount = signed({**ins[0], "amount_fen": ins[0]["amount_fen"] + 1})  # same id: a conflict
     bad: list[bytes | None] = [b"{oops", None, orjson.dumps(other_amount),
-                               orjson.dumps({**ins[1], "instruction_id": "PI-x", "payee_kind": "shop"})]
+                               orjson.dumps(signed({**ins[1], "instruction_id": "PI-x", "payee_kind": "shop"}))]
     _produce(bootstrap, topics.instructions, [orjson.dumps(i) for i in ins] + [orjson.dumps(i) for i in ins[:7]] + bad)
     _produce(bootstrap, funds_topic(topics), [orjson.dumps(m) for m in mvs])
 

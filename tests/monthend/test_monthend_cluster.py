@@ -24,6 +24,7 @@ from medassist.schemas import load_schema
 from medassist.stream.instructions import build
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
+from signed import signed
 
 from .make import assistance
 
@@ -33,7 +34,7 @@ MAY = "2023-05"
 
 def generated_instructions() -> list[dict[str, Any]]:
     decisions = replay_events(population(300, seed=11, institutions_per_county=2))
-    return [i for i in (build(d) for d in decisions) if i is not None]
+    return [signed(i) for i in (build(d) for d in decisions) if i is not None]
 
 
 def institution_books(instructions: list[dict[str, Any]], month: str) -> dict[str, dict[str, int]]:
@@ -51,7 +52,7 @@ def institution_books(instructions: list[dict[str, Any]], month: str) -> dict[st
 def produce(bootstrap: str, topic: str, messages: list[dict[str, Any]]) -> None:
     p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     for m in messages:
-        p.send(topic, key=m["instruction_id"].encode(), value=orjson.dumps(m))
+        p.send(topic, key=m["instruction_id"].encode(), value=orjson.dumps(signed(m)))
     p.flush()
     p.close()
 

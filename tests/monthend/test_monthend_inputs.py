@@ -9,6 +9,7 @@ from medassist.monthend.run import Options, month_end
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
+from signed import signed
 
 from .make import assistance, clawback
 
@@ -22,10 +23,11 @@ def test_bad_messages_are_reported_and_figures_come_from_a_topic(kafka_broker: T
     no_lines = assistance("A-3", "S-3", 500, "2023-05-03")
     del no_lines["lines"]
     p = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
-    for m in [b"\x00garbage", orjson.dumps(no_lines), b"42",
-              orjson.dumps(assistance("A-1", "S-1", 100000, "2023-05-01")),
-              orjson.dumps(assistance("A-2", "S-2", 2550, "2023-05-02", code="H2")),
-              orjson.dumps(clawback("C-1", "S-1", 100000, "2023-05-01", "2023-05-09"))]:
+    for m in [b"\x00garbage", orjson.dumps(signed(no_lines)), b"42",
+              orjson.dumps(signed(assistance("A-1", "S-1", 100000, "2023-05-01"))),
+              orjson.dumps(signed(assistance("A-2", "S-2", 2550, "2023-05-02", code="H2"))),
+              orjson.dumps(signed({**clawback("C-1", "S-1", 100000, "2023-05-01", "2023-05-09"),
+                                  "reverses_instruction_id": "A-1"}))]:
         p.send(topics.instructions, m)
     for row in [{"fixmedins_code": "H1", "month": "2023-05", "setl_cnt": 1, "amount": "0.00"},
                 {"fixmedins_code": "H2", "month": "2023-05", "setl_cnt": 1, "amount": "25.50"},

@@ -13,6 +13,7 @@ from medassist.monthend.metrics import MonthEndMetrics
 from medassist.monthend.run import Options, due_month, previous_month, tick
 from medassist.ops.embedded import RedisServer, TansuBroker, free_port
 from medassist.stream.topics import Topics, ensure_topics
+from signed import signed
 
 from .make import assistance
 
@@ -31,7 +32,7 @@ def test_tick_closes_once_and_sets_the_metrics(kafka_broker: TansuBroker, redis_
                                                topics: Topics) -> None:
     ensure_topics(kafka_broker.bootstrap, topics.all())
     p = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
-    p.send(topics.instructions, orjson.dumps(assistance("A-1", "S-1", 12345, "2023-05-31")))
+    p.send(topics.instructions, orjson.dumps(signed(assistance("A-1", "S-1", 12345, "2023-05-31"))))
     p.flush()
     p.close()
     opts = Options(kafka_broker.bootstrap, redis_server.url, topics.prefix, companions=False)

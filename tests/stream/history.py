@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from medassist.replay import Replayer
+from medassist.security.signing import signer_from_env
 from medassist.state.redis_store import decode_person, person_key
 from medassist.stream import instructions
 
@@ -52,10 +53,11 @@ class Expected:
                 decisions[decision_key(d)] = canon(d)
         paid = paid_per_settlement(decisions.values())
         ins: dict[str, bytes] = {}
+        sign = signer_from_env().sign  # the session's key (conftest): what the workers sign with
         for raw in decisions.values():
             built = instructions.build(orjson.loads(raw))
             if built is not None:
-                ins[built["instruction_id"]] = canon(built)
+                ins[built["instruction_id"]] = canon(sign(built))
         acc = {p: {k: v for k, v in st.acc.items() if v} for p, st in r.store.people.items()}
         return cls(decisions, paid, ins, acc)
 

@@ -22,6 +22,7 @@ from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.replay import replay_file
 from medassist.schemas import load_schema
+from medassist.security.signing import Signer, verifier_from_env
 from medassist.stream.feed import feed_lines
 from medassist.stream.instructions import build as instruction_of
 from medassist.stream.tail import read_topic
@@ -35,8 +36,7 @@ PARTITIONS = 4
 
 @pytest.mark.needs("kcat")
 def test_stream_pays_what_replay_pays(kafka_broker: TansuBroker, redis_any: RedisServer | LocalRedisCluster,
-                                      topics: Topics,
-                                      tmp_path: Path) -> None:
+                                      topics: Topics, signer: Signer, tmp_path: Path) -> None:
     events = [orjson.dumps(e) for e in population(PEOPLE, seed=23)]
     assert 2500 <= len(events) <= 4000
     src = tmp_path / "events.jsonl"
@@ -79,14 +79,16 @@ def test_stream_pays_what_replay_pays(kafka_broker: TansuBroker, redis_any: Redi
     expected_ins = {}
     for raw in want:
         ins = instruction_of(orjson.loads(raw))
-        if ins is not None:
-            expected_ins[ins["instruction_id"]] = canon(ins)
+        if ins is not None:  # as the workers sign them: Ed25519 is deterministic
+            expected_ins[ins["instruction_id"]] = canon(signer.sign(ins))
     assert {k: next(iter(b)) for k, b in bodies.items()} == expected_ins
     kinds = {orjson.loads(b)["kind"] for b in expected_ins.values()}
     assert kinds == {"assistance", "clawback", "premium_subsidy"}
     validate = fastjsonschema.compile(load_schema("instruction"))
+    verifier = verifier_from_env()
     for b in bodies.values():
         validate(orjson.loads(next(iter(b))))
+        assert verifier.check(orjson.loads(next(iter(b)))) is None  # each one signed, and it verifies
 
     # an independent client (librdkafka's kcat) reads the instructions topic
     res = kcat_consume(bootstrap, topics.instructions, "%s\\n")

@@ -36,7 +36,7 @@ from medassist.bench.ceiling import raw_ceiling_async
 from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess
 from medassist.ops.config import WorkerConfig
-from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys
 from medassist.replay import Replayer
 from medassist.stream.instructions import build as instruction_of
 from medassist.stream.topics import Topics, ensure_topics
@@ -246,6 +246,7 @@ async def _bench(bootstrap: str, redis_url: str, workdir: Path, workers: int, ev
     cfg = WorkerConfig(bootstrap=bootstrap, redis_url=redis_url, topics=topics, group=f"{topics.prefix}-workers",
                        partitions=PARTITIONS, fast_rebalance=True, datadir=str(workdir / "faust"),
                        metrics_port=0)
+    embedded_signing_keys(workdir)  # the workers sign every instruction, as in production
     procs = [WorkerProcess(cfg, f"bench-worker-{i}", workdir).start() for i in range(workers)]
     try:
         _say(f"warm-up: {len(warm)} events through {workers} worker(s)")

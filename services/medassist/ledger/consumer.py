@@ -4,7 +4,10 @@ At least once, effects once: a batch is posted (each posting one atomic script,
 deduplicated by id) before its offsets are committed. The ledger is one small
 consumer: it assigns itself every partition of both topics (no rebalances) and
 keeps its offsets under its own group id. A message it cannot post is counted
-and logged with its reason, and the rest go on.
+and logged with its reason, and the rest go on. A payment instruction is posted only
+when its signature verifies against a known key (security/signing.py): an unsigned,
+forged, altered or unknown-key one is set aside like any other refusal, and counted in
+medassist_instructions_unverified_total, which pages (deploy/alerts.yml).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from medassist.ledger.metrics import LedgerMetrics
 from medassist.ledger.postings import LedgerError, Posting, from_instruction, from_movement
 from medassist.ledger.redis_book import RedisBook
 from medassist.ledger.statements import fund_statements
+from medassist.security.signing import Verifier, verifier_from_env
 from medassist.stream.topics import Topics, end_offsets
 
 log = logging.getLogger("medassist.ledger")
@@ -33,14 +37,30 @@ def funds_topic(topics: Topics) -> str:
     return f"{topics.prefix}.funds"
 
 
-def parse(value: bytes | None, is_movement: bool) -> Posting:
+class Unverified(LedgerError):
+    """An instruction whose signature does not hold; `code` labels the metric."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def parse(value: bytes | None, is_movement: bool, verifier: Verifier | None = None) -> Posting:
+    """A posting from a message; an instruction must carry a signature `verifier` accepts."""
     if not value:
         raise LedgerError("message: empty")
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
         raise LedgerError("message: not valid JSON") from None
-    return from_movement(obj) if is_movement else from_instruction(obj)
+    if is_movement:
+        return from_movement(obj)
+    if isinstance(obj, dict):
+        bad = verifier.check(obj) if verifier is not None else None
+        if verifier is None or bad is not None:
+            code, reason = bad or ("unsigned", "signature: no verifying keys configured")
+            raise Unverified(f"{reason} (instruction {str(obj.get('instruction_id'))[:40]})", code)
+    return from_instruction(obj)
 
 
 @dataclass
@@ -50,15 +70,16 @@ class Summary:
     rejected: list[str] = field(default_factory=list)  # "topic@partition:offset: field: why"
 
 
-def rebuild(bootstrap: str, topics: Topics) -> tuple[B.MemoryBook, Summary]:
-    """Both topics from the beginning into a fresh in-memory book."""
+def rebuild(bootstrap: str, topics: Topics, verifier: Verifier | None = None) -> tuple[B.MemoryBook, Summary]:
+    """Both topics from the beginning into a fresh in-memory book (verified like `consume`)."""
     from medassist.stream.tail import read_topic
 
+    verifier = verifier or verifier_from_env()
     book, s = B.MemoryBook(), Summary()
     for topic, is_mv in ((topics.instructions, False), (funds_topic(topics), True)):
         for n, value in enumerate(read_topic(bootstrap, topic)):
             try:
-                code = book.post(parse(value, is_mv))
+                code = book.post(parse(value, is_mv, verifier))
             except LedgerError as e:
                 s.rejected.append(f"{topic}#{n}: {e}")
                 continue
@@ -84,8 +105,9 @@ def _count(s: Summary, code: int, where: str, m: LedgerMetrics | None) -> None:
 class LedgerConsumer:
     def __init__(self, bootstrap: str, book: RedisBook, topics: Topics, metrics: LedgerMetrics | None = None,
                  group: str = "medassist-ledger", policies: PolicyBook | None = None,
-                 checks_every_s: float = 10.0) -> None:
+                 checks_every_s: float = 10.0, verifier: Verifier | None = None) -> None:
         self.bootstrap, self.book, self.topics = bootstrap, book, topics
+        self.verifier = verifier or verifier_from_env()  # no keys, no ledger: nothing is posted unverified
         self.metrics = metrics or LedgerMetrics()
         self.policies = policies or load_policies()  # once: the checks run every few seconds
         self.checks_every_s = checks_every_s
@@ -133,11 +155,15 @@ class LedgerConsumer:
             for r in records:
                 where = f"{tp.topic}@{tp.partition}:{r.offset}"
                 try:
-                    postings.append((parse(r.value, tp.topic == self.names[1]), where))
+                    postings.append((parse(r.value, tp.topic == self.names[1], self.verifier), where))
                 except LedgerError as e:
                     self.summary.rejected.append(f"{where}: {e}")
                     self.metrics.rejected.labels(str(e).split(":", 1)[0]).inc()
-                    log.warning("ledger: %s: %s", where, e)
+                    if isinstance(e, Unverified):
+                        self.metrics.unverified.labels(e.code).inc()
+                        log.error("ledger: %s: not posted: %s", where, e)
+                    else:
+                        log.warning("ledger: %s: %s", where, e)
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
         codes = self.book.post_many([p for p, _ in postings])
         for (p, where), code in zip(postings, codes, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from medassist.ledger.book import Balances
+from medassist.security.metrics import UNVERIFIED_CODES, unverified_counter
 
 
 class LedgerMetrics:
@@ -22,6 +23,9 @@ class LedgerMetrics:
         self.rejected = Counter("medassist_ledger_rejected_total",
                                 "Messages the ledger could not post, by field (conflict: same id, other amount)",
                                 ["reason"], registry=r)
+        self.unverified = unverified_counter(r, "ledger")
+        for code in UNVERIFIED_CODES:  # present at 0, so that increase() sees the first one
+            self.unverified.labels(code)
 
     def set_balances(self, balances: Balances) -> None:
         for county, accts in balances.items():

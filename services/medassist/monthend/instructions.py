@@ -5,6 +5,11 @@ Only money a designated institution advanced at its counter (one-stop, `settleme
 reach-backs are paid to the beneficiary, premium subsidies to a fund, and Qinhuangdao's
 resident-insurance cases are cleared through the resident fund (digest "Payees and payers"):
 none of these is the institution's money, so none of them is on its statement.
+
+With a verifier (what `medassist month-end` always gives it), an institution-money instruction
+counts only when its Ed25519 signature holds (security/signing.py), and a clawback only when the
+instruction it names as reversed was counted and it takes back no more than that paid; the
+others are set aside with their reasons and listed in the month-end summary.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from datetime import date
 from typing import Any
 
 import orjson
+
+from medassist.security.signing import Verifier
 
 KINDS = ("assistance", "clawback")  # the kinds that can be institution money
 
@@ -35,6 +42,7 @@ class Item:
     fixmedins_code: str
     month: str  # YYYY-MM it counts in: settlement date, or reversal date for a clawback
     rules: tuple[tuple[str, int], ...]  # (rule, amount_fen) per line
+    reverses: str | None = None  # a clawback: the instruction it takes back
 
 
 def _month(text: object, name: str) -> str:
@@ -85,7 +93,11 @@ def to_item(ins: dict[str, Any]) -> Item:
     if sum(a for _, a in rules) != amount:
         raise BadInstruction("lines: do not add up to amount_fen")
     # interned: a million items share a few hundred institution codes, months and rule names
-    return Item(iid, sys.intern(kind), amount, setl_id, sys.intern(code), sys.intern(month), tuple(rules))
+    reverses = ins.get("reverses_instruction_id") if kind == "clawback" else None
+    if kind == "clawback" and (not isinstance(reverses, str) or not reverses):
+        raise BadInstruction("reverses_instruction_id: missing (a clawback names what it reverses)")
+    return Item(iid, sys.intern(kind), amount, setl_id, sys.intern(code), sys.intern(month), tuple(rules),
+                reverses)
 
 
 @dataclass
@@ -97,6 +109,9 @@ class Intake:
     conflicts: list[str] = field(default_factory=list)  # same id, different content: a bug upstream
     not_institution_money: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # reason -> count
+    verifier: Verifier | None = None  # given: only signed instructions count
+    set_aside: list[str] = field(default_factory=list)  # "instruction_id: reason", signature or reversal
+    unverified: dict[str, int] = field(default_factory=dict)  # Unverified.code -> count
 
     def _error(self, reason: str) -> None:
         self.errors[reason] = self.errors.get(reason, 0) + 1
@@ -117,6 +132,12 @@ class Intake:
         if not is_institution_money(ins):
             self.not_institution_money += 1
             return
+        if self.verifier is not None:
+            bad = self.verifier.check(ins)
+            if bad is not None:
+                self.unverified[bad.code] = self.unverified.get(bad.code, 0) + 1
+                self.set_aside.append(f"{str(ins.get('instruction_id'))[:40]}: {bad.reason}")
+                return
         try:
             item = to_item(ins)
         except BadInstruction as e:
@@ -133,6 +154,23 @@ class Intake:
     def add_all(self, raws: Iterable[bytes | str | dict[str, Any]]) -> Intake:
         for r in raws:
             self.add(r)
+        return self
+
+    def check_reversals(self) -> Intake:
+        """Set aside every clawback whose reversed instruction was not counted, or which takes back
+        more than that one paid (the topic is read whole first: partitions interleave)."""
+        for iid, item in list(self.items.items()):
+            if item.kind != "clawback":
+                continue
+            original = self.items.get(item.reverses or "")
+            if original is None or original.kind != "assistance":
+                why = "reverses_instruction_id: names no counted assistance instruction"
+            elif -item.amount_fen > original.amount_fen or original.fixmedins_code != item.fixmedins_code:
+                why = "reverses_instruction_id: takes back more than, or other than, the instruction paid"
+            else:
+                continue
+            del self.items[iid]
+            self.set_aside.append(f"{iid}: {why}")
         return self
 
     def __iter__(self) -> Iterator[Item]:

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from medassist.monthend.reconcile import KINDS
+from medassist.security.metrics import UNVERIFIED_CODES, unverified_counter
 
 
 class MonthEndMetrics:
@@ -24,12 +25,20 @@ class MonthEndMetrics:
         self.statements = Counter("medassist_monthend_statements_total",
                                   "Institution statements published (reruns republish and count again)",
                                   registry=r)
+        self.unverified = unverified_counter(r, "month-end")
         for k in KINDS:
             self.differences.labels(kind=k).set(0)
+        for code in UNVERIFIED_CODES:
+            self.unverified.labels(code)
 
     def record_close(self, closed_at_unix: float, statements: int) -> None:
         self.last_close.set(closed_at_unix)
         self.statements.inc(statements)
+
+    def record_unverified(self, counts: dict[str, int]) -> None:
+        """Instructions a close (or rerun) refused, by why: each run counts what it read."""
+        for code, n in counts.items():
+            self.unverified.labels(code).inc(n)
 
     def record_reconciliation(self, result: dict[str, Any]) -> None:
         for k in KINDS:

@@ -43,9 +43,11 @@ class Options:
 
 
 def read_instructions(bootstrap: str, topic: str) -> Intake:
+    """Every instruction on the topic; only signed ones count, clawbacks checked against what they reverse."""
+    from medassist.security.signing import verifier_from_env
     from medassist.stream.tail import read_topic
 
-    return Intake().add_all(read_topic(bootstrap, topic))
+    return Intake(verifier=verifier_from_env()).add_all(read_topic(bootstrap, topic)).check_reversals()
 
 
 def load_figures(opts: Options) -> figs.Figures | None:
@@ -113,7 +115,8 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
                                "intake": {"institution_instructions": len(intake.items),
                                           "duplicates": intake.duplicates, "conflicts": intake.conflicts,
                                           "not_institution_money": intake.not_institution_money,
-                                          "errors": intake.errors}}
+                                          "errors": intake.errors, "unverified": intake.unverified,
+                                          "set_aside": intake.set_aside}}
     submitted = load_figures(opts)
     result = None
     if submitted is not None:
@@ -137,6 +140,7 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
         summary.setdefault("fund_statements", {})["invalid"] = invalid
     if metrics is not None:
         metrics.record_close(record["closed_at_unix"], len(statements))
+        metrics.record_unverified(intake.unverified)
         if result is not None:
             metrics.record_reconciliation(result)
     return summary

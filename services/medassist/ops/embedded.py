@@ -46,6 +46,19 @@ def tansu_binary() -> str:
     return str(path)
 
 
+def embedded_signing_keys(workdir: str | Path) -> dict[str, str]:
+    """Unless a signing key is configured, make a key pair in `workdir` and point this process's
+    environment (inherited by the workers it starts) at it: the embedded stack signs and verifies
+    with a key that lives and dies with the run, never one from the repository."""
+    from medassist.security import signing
+
+    if os.environ.get(signing.ENV_KEY_FILE) or os.environ.get(signing.ENV_KEY):
+        return {}
+    env = signing.generate_keys(Path(workdir) / "signing-keys")
+    os.environ.update(env)
+    return env
+
+
 class _Managed:
     """A subprocess with a private work dir, a log file, clean stop and kill -9."""
 

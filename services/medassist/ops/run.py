@@ -15,7 +15,7 @@ import orjson
 from medassist.engine.money import yuan
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
 from medassist.ops.config import WorkerConfig
-from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys
 from medassist.stream.feed import feed_file
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
@@ -27,6 +27,7 @@ def run(file: str, workers: int = 2, decisions_out: str | None = None, instructi
     t_start = time.monotonic()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="medassist-run-")))
+        embedded_signing_keys(workdir)
         if bootstrap is None:
             broker = stack.enter_context(TansuBroker(workdir=workdir / "tansu"))
             bootstrap = broker.bootstrap

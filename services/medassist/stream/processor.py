@@ -22,6 +22,7 @@ from medassist.engine.events import MAX_EVENT_BYTES, Event, InvalidEvent, finger
 from medassist.engine.state import apply_change
 from medassist.monitoring import publish as early_warnings
 from medassist.ops.metrics import Metrics
+from medassist.security.signing import Signer, signer_from_env
 from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
 from medassist.stream import deadletter, instructions
 from medassist.stream.topics import Topics
@@ -75,8 +76,9 @@ def decode(m: InMessage) -> tuple[Event | None, str, list[Decision]]:
 
 class Processor:
     def __init__(self, engine: Engine, store: RedisStore, topics: Topics, metrics: Metrics,
-                 max_attempts: int = 8) -> None:
+                 max_attempts: int = 8, signer: Signer | None = None) -> None:
         self.engine = engine
+        self.signer = signer or signer_from_env()  # every payment instruction leaves signed
         self.store = store
         self.topics = topics
         self.metrics = metrics
@@ -158,6 +160,7 @@ class Processor:
         clawed: dict[tuple[str, str], int] = {}
         dead: dict[str, int] = {}
         observe = m_.latency.observe
+        sign = self.signer.sign
         for i, (m, decisions) in enumerate(zip(batch, results, strict=True)):
             if m.timestamp_ms:
                 observe(max(0.0, now - m.timestamp_ms / 1000))
@@ -178,6 +181,7 @@ class Processor:
                     events[ek] = events.get(ek, 0) + 1
                 ins = instructions.build(d)
                 if ins is not None:
+                    sign(ins)
                     out.append(OutMessage(t.instructions, key, orjson.dumps(ins)))
                     if count:
                         kinds[ins["kind"]] = kinds.get(ins["kind"], 0) + 1

@@ -30,6 +30,7 @@ from medassist.engine.decide import Engine
 from medassist.engine.policy import load_policies
 from medassist.ops.config import WorkerConfig
 from medassist.ops.metrics import Metrics
+from medassist.security.signing import signer_from_env
 from medassist.state.redis_store import RedisStore
 from medassist.stream.batch_publish import BatchPublisher
 from medassist.stream.faust_settings import commit_on_revoke, eager_delivery, faust_app_kwargs
@@ -115,6 +116,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
                       key_serializer="raw", value_serializer="raw")
     metrics = Metrics()
     engine = Engine(load_policies())  # a bad policy file stops the worker at start, loudly
+    signer = signer_from_env()  # so does a missing or unreadable signing key (one line: cli.main)
     ctx: dict[str, Any] = {}
 
     lock = asyncio.Lock()
@@ -129,8 +131,8 @@ def build_app(cfg: WorkerConfig) -> faust.App:
             producer = await start_producer(cfg.bootstrap)
             store = RedisStore(cfg.redis_url)
             await store.start()  # one redis-server or a Redis Cluster: asked of the server, no flag
-            ctx.update(producer=producer, store=store, processor=Processor(engine, store, cfg.topics, metrics),
-                       publisher=BatchPublisher(producer))
+            processor = Processor(engine, store, cfg.topics, metrics, signer=signer)
+            ctx.update(producer=producer, store=store, processor=processor, publisher=BatchPublisher(producer))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's stubs want a sync receiver
     async def _stop(app_: Any, **_: Any) -> None:
