@@ -37,7 +37,11 @@ def test_up_serves_feed_tail_and_down_stops_everything(tmp_path: Path) -> None:
                           text=True, env=base)
     try:
         exported = _exports(up.stdout)
-        assert set(exported) == {"MEDASSIST_BOOTSTRAP", "MEDASSIST_REDIS_URL", "MEDASSIST_TOPIC_PREFIX"}
+        assert set(exported) == {"MEDASSIST_BOOTSTRAP", "MEDASSIST_REDIS_URL", "MEDASSIST_TOPIC_PREFIX",
+                                 "MEDASSIST_SIGNING_KEY_FILE", "MEDASSIST_SIGNING_KEY_ID", "MEDASSIST_VERIFY_KEYS"}
+        # no key configured: up made a pair for this stack, in its own dir; only paths are exported
+        key_file = Path(exported["MEDASSIST_SIGNING_KEY_FILE"])
+        assert key_file.is_relative_to(tmp_path / "stack") and key_file.stat().st_mode & 0o077 == 0
         assert not exported["MEDASSIST_REDIS_URL"].endswith(":6379/0")  # never another program's port
         recorded = orjson.loads((state / "up.json").read_bytes())
         names = {p["name"] for p in recorded["processes"]}

@@ -25,7 +25,7 @@ import orjson
 from medassist.errors import CommandError, UsageError
 from medassist.ops.cluster import WorkerProcess
 from medassist.ops.config import WorkerConfig
-from medassist.ops.embedded import RedisServer, TansuBroker, free_port
+from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys, free_port
 from medassist.ops.settings import pid_alive, read_up_state, state_file
 from medassist.stream.topics import Topics, ensure_topics
 
@@ -98,6 +98,7 @@ def up(workers: int = 2, partitions: int = 8, prefix: str = "medassist", workdir
         ensure_topics(broker.bootstrap, topics.all(), partitions)
         env = {"MEDASSIST_BOOTSTRAP": broker.bootstrap, "MEDASSIST_REDIS_URL": redis_.url,
                "MEDASSIST_TOPIC_PREFIX": prefix}
+        env.update(embedded_signing_keys(base))  # a key pair for this stack (paths only in the exports)
         cfg = WorkerConfig(bootstrap=broker.bootstrap, redis_url=redis_.url, topics=topics,
                            group=f"{prefix}-workers", partitions=partitions, fast_rebalance=True,
                            datadir=str(base / "faust"))
