@@ -57,29 +57,21 @@ def reach_back_window(rec: EligibilityRecord, months: int) -> tuple[str, str]:
 
 
 def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy) -> EligibilityRecord | None:
-    """An approval whose reach-back window holds `day`.
+    """The approval whose reach-back window holds `day`: the first one received, as if the settlement had
+    arrived before every approval (the first approval reaches it, and a later one leaves it as it is).
 
     A revocation takes effect from its own date, after the approval, so it never cancels days of the
     window (which ends the day before the approval): the answer does not depend on arrival order."""
     if not policy.reach_back_months:
         return None
-    best = None
-    for rec in records:
+    for rec in records:  # in the order received
         if (rec["act"] != "grant" or rec["cat"] not in policy.application_categories
                 or not policy.covers(rec["adm"])):
             continue
         start, end = reach_back_window(rec, policy.reach_back_months)
-        if start <= day <= end and (best is None or _earlier_or_better(rec, best, policy)):
-            best = rec
-    return best
-
-
-def _earlier_or_better(rec: EligibilityRecord, best: EligibilityRecord, policy: Policy) -> bool:
-    """The better-ranked category; between two approvals of one rank, the earlier approval (a fixed order)."""
-    a, b = policy.rank.get(rec["cat"], 99), policy.rank.get(best["cat"], 99)
-    if a != b:
-        return a < b
-    return (rec["rep"], rec["cat"]) < (best["rep"], best["cat"])
+        if start <= day <= end:
+            return rec
+    return None
 
 
 def residence(records: list[EligibilityRecord]) -> str | None:
