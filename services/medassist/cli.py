@@ -78,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
         check(s)
     summary = run(args.file, workers=args.workers, decisions_out=args.decisions,
                   instructions_out=args.instructions, bootstrap=args.bootstrap, redis_url=args.redis,
-                  partitions=args.partitions, prefix=args.prefix, timeout_s=args.timeout)
+                  partitions=args.partitions, prefix=args.prefix, timeout_s=args.timeout,
+                  deadletters_out=args.deadletters)
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
     return EXIT_OK
 
@@ -117,7 +118,8 @@ def _tail(args: argparse.Namespace) -> int:
     names = {"events": t.events, "decisions": t.decisions, "instructions": t.instructions,
              "deadletters": t.deadletters, "reconciliation": t.reconciliation, "monitoring": t.monitoring}
     try:
-        tail(args.bootstrap, names.get(args.topic, args.topic), follow=args.follow)
+        topic = names.get(args.topic, args.topic)
+        tail(args.bootstrap, topic, follow=args.follow, readable=topic.endswith(".deadletters") and not args.json)
     except BrokenPipeError:
         pass
     return EXIT_OK
@@ -250,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write every decision message here")
     r.add_argument("--instructions", metavar="OUT.jsonl", type=argtypes.output_file,
                    help="write every payment instruction here")
+    r.add_argument("--deadletters", metavar="OUT.jsonl", type=argtypes.output_file,
+                   help="write every dead letter here (reason, file and line, original bytes)")
     r.add_argument("--bootstrap", type=argtypes.bootstrap, metavar="HOST:PORT",
                    help="use this Kafka instead of starting the embedded broker")
     r.add_argument("--redis", type=argtypes.redis_url, metavar="URL",
@@ -281,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bootstrap(r)
     r.add_argument("--prefix", help="topic prefix (default: MEDASSIST_TOPIC_PREFIX, else `up`'s, else medassist)")
     r.add_argument("-f", "--follow", action="store_true", help="keep waiting for new messages")
+    r.add_argument("--json", action="store_true", help="dead letters as JSON lines, not for reading")
 
     r = command(sub, "sample", _sample, "write a seeded year of events for N people (JSONL)",
                 "medassist sample events.jsonl --people 300")

@@ -8,6 +8,7 @@ give the same decisions.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -19,9 +20,11 @@ from medassist.engine.decision import Decision, decision, invalid
 from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.engine.state import apply_change
+from medassist.progress import Progress, count_lines
 from medassist.state.memory import MemoryStore
 
 FREEZE_EVERY = 20_000  # events between gc.freeze() calls in replay_file
+LARGE_FILE_BYTES = 4 << 20  # replay_file shows progress from this size on (about 7,000 events)
 
 
 class Replayer:
@@ -67,19 +70,25 @@ def replay_events(events: Iterable[bytes | str | dict[str, Any]],
     return list(Replayer(book).run(dict(e) if isinstance(e, dict) else e for e in events))
 
 
-def replay_file(path: str, out: IO[bytes] | None = None) -> int:
-    """Write one decision per line; returns how many events were read."""
+def replay_file(path: str, out: IO[bytes] | None = None, err: IO[str] | None = None) -> int:
+    """Write one decision per line; returns how many events were read.
+
+    Each invalid line is named on `err` (stderr) as `FILE:LINE: reason`, and a last line counts them;
+    a file of LARGE_FILE_BYTES or more shows its progress there too."""
     sink = out or sys.stdout.buffer
+    errs = err or sys.stderr
     write, dumps, nl = sink.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     feed = Replayer().feed
     n = 0
+    invalid: list[int] = []
+    bar = Progress("replay", total=count_lines(path)) if os.path.getsize(path) >= LARGE_FILE_BYTES else None
     # The state grows by millions of long-lived dicts that the default GC thresholds rescan again
     # and again (~12% of the run at 20,000 people); collect less often while replaying.
     thresholds = gc.get_threshold()
     gc.set_threshold(50_000, 20, 100)
     try:
         with open(path, "rb") as f:
-            for raw in f:
+            for lineno, raw in enumerate(f, 1):
                 if raw.isspace():  # a blank line (iteration never yields b"")
                     continue
                 n += 1
@@ -87,11 +96,28 @@ def replay_file(path: str, out: IO[bytes] | None = None) -> int:
                     # What is alive now is state that lives to the end (decisions make no cycles): move it
                     # out of the collector's sight, so each collection scans only what came since.
                     gc.freeze()
+                if bar is not None and not n % 4096:
+                    bar.set(lineno)
                 for d in feed(raw):
+                    if d["status"] == "invalid":
+                        invalid.append(lineno)
+                        print(f"{path}:{lineno}: {d['reason']}", file=errs)
                     # Written at once, not batched: orjson's output kept alive costs more than a buffered write.
                     write(dumps(d, option=nl))
         sink.flush()
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+        if bar is not None:
+            bar.set(n)
+            bar.close()
+    if invalid:
+        print(f"{path}: {invalid_listing(invalid)}; see the lines above, and the decisions with status invalid",
+              file=errs, flush=True)
     return n
+
+
+def invalid_listing(lines: list[int], most: int = 20) -> str:
+    """'3 invalid lines: 17, 1142, 2051' (the first `most` of them)."""
+    shown = ", ".join(map(str, lines[:most])) + (f", ... ({len(lines) - most} more)" if len(lines) > most else "")
+    return f"{len(lines)} invalid line{'s' if len(lines) != 1 else ''}: {shown}"

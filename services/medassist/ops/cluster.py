@@ -9,8 +9,10 @@ import sys
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from medassist.ops.config import WorkerConfig
+from medassist.progress import Progress
 from medassist.stream.topics import end_offsets
 
 
@@ -76,15 +78,18 @@ class WorkerProcess:
             self.proc.wait()
 
 
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
+def committed_total(bootstrap: str, group: str, topic: str, admin: Any = None) -> int:
     """Input events the group has finished (committed offsets summed over partitions)."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
+    own = admin is None
+    if own:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:
-        admin.close()
+        if own:
+            admin.close()
     return sum(max(0, meta.offset) for tp, meta in offsets.items() if tp.topic == topic)
 
 
@@ -102,31 +107,43 @@ def wait_processed(bootstrap: str, group: str, topic: str, expected: int, timeou
     supervisor would: a worker exits on purpose when its agent crashes (code 70), and its
     unacknowledged events are redelivered to whoever owns the partition next.
     """
-    t0 = last = time.monotonic()
+    from kafka import KafkaAdminClient
+
+    t0 = time.monotonic()
     done = 0
-    while True:
-        for w in workers or ():
-            if restarts > 0 and w.proc is not None and not w.alive:
-                restarts -= 1
-                print(f"{w.worker_id} exited with code {w.proc.returncode}; restarting it "
-                      f"(see {w.log_path})", file=sys.stderr, flush=True)
-                w.start()
-        try:
-            done = committed_total(bootstrap, group, topic)
-        except Exception as e:  # noqa: BLE001 - group not formed yet, broker busy: ask again
-            if progress:
-                print(f"waiting for the consumer group: {e}", file=sys.stderr)
-        now = time.monotonic()
-        if done >= expected:
-            return now - t0
-        if workers is not None and not any(w.alive for w in workers):
-            codes = {w.worker_id: w.proc.returncode if w.proc else None for w in workers}
-            raise RuntimeError(f"every worker has exited (exit codes {codes}; 70: agent crashed); "
-                               "see the worker logs")
-        if now - t0 > timeout_s:
-            raise TimeoutError(f"only {done}/{expected} events processed after {timeout_s:.0f}s")
-        if progress and now - last >= 1.0:
-            last = now
-            print(f"processed {done}/{expected} events ({done / max(1e-9, now - t0):.0f}/s)",
-                  file=sys.stderr, flush=True)
-        time.sleep(0.2)
+    bar = Progress("run: processed", total=expected) if progress else None
+    admin = None
+    try:
+        while True:
+            for w in workers or ():
+                if restarts > 0 and w.proc is not None and not w.alive:
+                    restarts -= 1
+                    print(f"{w.worker_id} exited with code {w.proc.returncode}; restarting it "
+                          f"(see {w.log_path})", file=sys.stderr, flush=True)
+                    w.start()
+            note = ""
+            try:
+                if admin is None:  # one client for the whole wait: a new one per poll costs a connection
+                    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
+                done = committed_total(bootstrap, group, topic, admin)
+                if done == 0:
+                    note = "the workers are joining the consumer group"
+            except Exception as e:  # noqa: BLE001 - group not formed yet, broker busy: ask again
+                note = f"waiting for the consumer group ({type(e).__name__})"
+            if bar is not None:
+                bar.set(done, note)
+            now = time.monotonic()
+            if done >= expected:
+                return now - t0
+            if workers is not None and not any(w.alive for w in workers):
+                codes = {w.worker_id: w.proc.returncode if w.proc else None for w in workers}
+                raise RuntimeError(f"every worker has exited (exit codes {codes}; 70: agent crashed); "
+                                   "see the worker logs")
+            if now - t0 > timeout_s:
+                raise TimeoutError(f"only {done}/{expected} events processed after {timeout_s:.0f}s")
+            time.sleep(0.2)
+    finally:
+        if bar is not None:
+            bar.close()
+        if admin is not None:
+            admin.close()

@@ -16,6 +16,7 @@ from medassist.engine.money import yuan
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
 from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys
+from medassist.replay import invalid_listing
 from medassist.stream.feed import feed_file
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
@@ -23,7 +24,7 @@ from medassist.stream.topics import Topics, ensure_topics
 
 def run(file: str, workers: int = 2, decisions_out: str | None = None, instructions_out: str | None = None,
         bootstrap: str | None = None, redis_url: str | None = None, partitions: int = 8,
-        prefix: str | None = None, timeout_s: float = 1800.0) -> dict[str, Any]:
+        prefix: str | None = None, timeout_s: float = 1800.0, deadletters_out: str | None = None) -> dict[str, Any]:
     t_start = time.monotonic()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="medassist-run-")))
@@ -60,14 +61,29 @@ def run(file: str, workers: int = 2, decisions_out: str | None = None, instructi
         decisions = list(read_topic(bootstrap, topics.decisions))
         instructions = list(read_topic(bootstrap, topics.instructions))
         dead = list(read_topic(bootstrap, topics.deadletters))
-        for path, rows in ((decisions_out, decisions), (instructions_out, instructions)):
+        for path, rows in ((decisions_out, decisions), (instructions_out, instructions), (deadletters_out, dead)):
             if path:
                 with open(path, "wb") as f:
                     f.writelines(r + b"\n" for r in rows)
-        summary = summarise(fed, decisions, instructions, dead)
+        summary = summarise(fed, decisions, instructions, dead, read_inputs(file))
         summary.update(workers=workers, partitions=partitions, processing_seconds=round(seconds, 2),
                        wall_seconds=round(time.monotonic() - t_start, 2))
+        print(sentence(summary["accounting"]), file=sys.stderr)
+        lines = invalid_lines(dead)
+        if lines:
+            where = deadletters_out or "run again with --deadletters OUT.jsonl to keep them"
+            print(f"{file}: {invalid_listing(lines)}; see {where}", file=sys.stderr)
     return summary
+
+
+def invalid_lines(dead: list[bytes]) -> list[int]:
+    """Line numbers of the fed file's invalid lines, from the dead letters' origin."""
+    out = set()
+    for raw in dead:
+        d = orjson.loads(raw)
+        if d["status"] == "invalid" and d.get("origin"):
+            out.add(int(d["origin"]["line"]))
+    return sorted(out)
 
 
 def decision_key(d: dict[str, Any], i: int) -> tuple[Any, ...]:
@@ -76,7 +92,71 @@ def decision_key(d: dict[str, Any], i: int) -> tuple[Any, ...]:
     return (d["event_id"], d["setl_id"], d["type"]) if d["event_id"] is not None else ("#", i)
 
 
-def summarise(fed: int, decisions: list[bytes], instructions: list[bytes], dead: list[bytes]) -> dict[str, Any]:
+def read_inputs(path: str) -> tuple[collections.Counter[str], set[str]]:
+    """(lines by event type, the eligibility events' ids): what the accounting needs of the input."""
+    types: collections.Counter[str] = collections.Counter()
+    eligibility: set[str] = set()
+    with open(path, "rb") as f:
+        for line in f:
+            if line.isspace():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                types["unreadable"] += 1
+                continue
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            types[kind if isinstance(kind, str) else "unreadable"] += 1
+            if kind == "eligibility" and isinstance(obj.get("event_id"), str):
+                eligibility.add(obj["event_id"])
+    return types, eligibility
+
+
+def account(fed: int, unique_d: dict[tuple[Any, ...], dict[str, Any]], decision_messages: int,
+            inputs: tuple[collections.Counter[str], set[str]], dead: list[dict[str, Any]]) -> dict[str, Any]:
+    """How every fed event is accounted for, so that a reader can add it up.
+
+    events_fed = decided + eligibility_updates + invalid: an eligibility update decides nothing of
+    its own (it changes the person's status); when an approval reaches back, the settlements it
+    reaches are decided again and those decisions carry the approval's event_id (reach_back_decisions,
+    not events). Redelivered messages are published again after a crash or rebalance and counted once.
+    """
+    types, eligibility_ids = inputs
+    invalid = [d for d in unique_d.values() if d["status"] == "invalid"]
+    valid = [d for d in unique_d.values() if d["status"] != "invalid"]
+    own = {d["event_id"] for d in valid if d["event_id"] not in eligibility_ids}
+    reach_back = sum(1 for d in valid if d["event_id"] in eligibility_ids)
+    invalid_eligibility = sum(1 for d in invalid if d["event_id"] in eligibility_ids)
+    eligibility_updates = types["eligibility"] - invalid_eligibility
+    unique_dead = {d["dead_letter_id"]: d for d in dead}
+    refused = sum(1 for d in unique_dead.values() if d["status"] != "invalid")
+    return {
+        "events_fed": fed,
+        "decided": len(own),
+        "eligibility_updates": eligibility_updates,
+        "invalid": len(invalid),
+        "adds_up": fed == len(own) + eligibility_updates + len(invalid),
+        "reach_back_decisions": reach_back,
+        "redelivered_messages": decision_messages - len(unique_d),
+        "dead_lettered": {"invalid": len(unique_dead) - refused, "refused": refused},
+        "how_to_read": "events_fed = decided + eligibility_updates + invalid; decisions = decided events' "
+                       "decisions + reach_back_decisions + invalid; dead_lettered.invalid = invalid, and "
+                       "dead_lettered.refused are decided events the platform must look at",
+    }
+
+
+def sentence(a: dict[str, Any]) -> str:
+    """The accounting in one line for stderr."""
+    eq = "=" if a["adds_up"] else "!="
+    return (f"{a['events_fed']} events fed {eq} {a['decided']} decided + {a['eligibility_updates']} eligibility "
+            f"updates (no decision of their own) + {a['invalid']} invalid (dead-lettered); "
+            f"{a['reach_back_decisions']} decisions reached back from approvals; "
+            f"{a['redelivered_messages']} redelivered messages counted once; "
+            f"{a['dead_lettered']['refused']} decided events refused and dead-lettered")
+
+
+def summarise(fed: int, decisions: list[bytes], instructions: list[bytes], dead: list[bytes],
+              inputs: tuple[collections.Counter[str], set[str]] | None = None) -> dict[str, Any]:
     unique_d: dict[tuple[Any, ...], dict[str, Any]] = {}
     for i, raw in enumerate(decisions):
         d = orjson.loads(raw)
@@ -99,5 +179,7 @@ def summarise(fed: int, decisions: list[bytes], instructions: list[bytes], dead:
         "instructions": len(unique_i), "instruction_messages": len(instructions),
         "instructions_by_kind": {k: {"count": v["count"], "amount": yuan(v["fen"])}
                                  for k, v in sorted(by_kind.items())},
-        "dead_letters": len(dead),
+        "dead_letters": len({orjson.loads(r)["dead_letter_id"] for r in dead}), "dead_letter_messages": len(dead),
+        **({"accounting": account(fed, unique_d, len(decisions), inputs, [orjson.loads(r) for r in dead])}
+           if inputs is not None else {}),
     }

@@ -66,7 +66,8 @@ def dead_letter_id(topic: str, partition: int, offset: int) -> str:
 
 
 def build(d: Decision, topic: str, partition: int, offset: int, key: bytes | None,
-          value: bytes | None, book: PolicyBook | None = None) -> dict[str, Any]:
+          value: bytes | None, book: PolicyBook | None = None,
+          origin: dict[str, Any] | None = None) -> dict[str, Any]:
     text: str | None = None
     b64: str | None = None
     if value is not None:
@@ -75,7 +76,7 @@ def build(d: Decision, topic: str, partition: int, offset: int, key: bytes | Non
         except UnicodeDecodeError:
             b64 = base64.b64encode(value).decode()
     code, detail = explain(d, value, book)
-    return {
+    letter = {
         "dead_letter_id": dead_letter_id(topic, partition, offset),
         "reason": d["reason"],
         "reason_code": code,
@@ -91,3 +92,6 @@ def build(d: Decision, topic: str, partition: int, offset: int, key: bytes | Non
         "value_base64": b64,
         "value_bytes": None if value is None else len(value),
     }
+    if origin is not None:  # the file and line `feed` read it from (record headers)
+        letter["origin"] = origin
+    return letter

@@ -11,6 +11,7 @@ each on the state its predecessor left.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from medassist.ops.metrics import Metrics
 from medassist.security.signing import Signer, signer_from_env
 from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
 from medassist.stream import deadletter, instructions
+from medassist.stream.feed import origin_of
 from medassist.stream.topics import Topics
 
 
@@ -35,6 +37,7 @@ class InMessage:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int | None = None
+    headers: Sequence[tuple[str, bytes]] | None = None  # `feed` puts the source file and line here
 
 
 @dataclass(slots=True)
@@ -192,7 +195,8 @@ class Processor:
                                 into = paid if amount > 0 else clawed
                                 into[lk] = into.get(lk, 0) + abs(amount)
                 if deadletter.is_dead(d):
-                    dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value, self.engine.book)
+                    dl = deadletter.build(d, t.events, m.partition, m.offset, m.key, m.value, self.engine.book,
+                                          origin=origin_of(m.headers))
                     out.append(OutMessage(t.deadletters, key, orjson.dumps(dl)))
                     if count:
                         dead[dl["reason_code"]] = dead.get(dl["reason_code"], 0) + 1

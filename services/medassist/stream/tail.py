@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
+import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from medassist.stream.topics import end_offsets
@@ -38,11 +39,30 @@ def read_topic(bootstrap: str, topic: str, from_beginning: bool = True, follow: 
         consumer.close()
 
 
-def tail(bootstrap: str, topic: str, follow: bool) -> int:
+def describe_dead_letter(raw: bytes) -> str:
+    """A dead letter for a person to read: where (file:line, else topic[partition]@offset), why, the bytes."""
+    d = orjson.loads(raw)
+    origin = d.get("origin")
+    src = d["source"]
+    where = f"{origin['file']}:{origin['line']}" if origin else f"{src['topic']}[{src['partition']}]@{src['offset']}"
+    why = d["reason"] + (f" ({d['detail']})" if d.get("detail") else "")
+    if d["value_text"] is not None:
+        body = d["value_text"]
+    elif d["value_base64"] is not None:
+        body = f"(not UTF-8; base64) {d['value_base64']}"
+    else:
+        body = "(no value: a tombstone)"
+    return f"{where}  {d['reason_code']}: {why}\n    {body}"
+
+
+def tail(bootstrap: str, topic: str, follow: bool, readable: bool = False) -> int:
+    """Print `topic`'s messages, one per line; `readable` dead letters as describe_dead_letter says."""
     out = sys.stdout.buffer
     n = 0
     for v in read_topic(bootstrap, topic, follow=follow):
-        out.write(v + b"\n")
+        out.write((describe_dead_letter(v).encode() if readable else v) + b"\n")
         n += 1
+        if follow:
+            out.flush()
     out.flush()
     return n

@@ -177,7 +177,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
             while True:
                 messages = await intake.take(cfg.batch_size)
                 batch = [InMessage(m.partition, m.offset, m.key, m.value,
-                                   int(m.timestamp * 1000) if m.timestamp else None)
+                                   int(m.timestamp * 1000) if m.timestamp else None, m.headers)
                          for m in messages]
                 with metrics.batch_seconds.time():
                     while True:
