@@ -52,6 +52,9 @@ def test_up_serves_feed_tail_and_down_stops_everything(tmp_path: Path) -> None:
 
         sample = tmp_path / "s.jsonl"
         fed = write_sample(sample, people=10, seed=3)
+        lines = sample.read_bytes().splitlines()
+        lines[6] = lines[6][:30]  # a truncated line 7: dead-lettered, and findable
+        sample.write_bytes(b"\n".join(lines) + b"\n")
         env = {**base, **exported}
         done, _ = medassist("feed", str(sample), env=env)
         assert done.returncode == 0, done.stderr
@@ -66,6 +69,12 @@ def test_up_serves_feed_tail_and_down_stops_everything(tmp_path: Path) -> None:
                 break
             time.sleep(1)
         assert decisions and all(orjson.loads(d)["event_id"] for d in decisions[:5])
+        done, _ = medassist("tail", "deadletters", env=env)
+        assert done.returncode == 0, done.stderr
+        where, _, rest = done.stdout.partition("  ")
+        assert where == f"{sample}:7", done.stdout
+        assert rest.startswith("invalid:event: event: not valid JSON")
+        assert done.stdout.splitlines()[1] == "    " + lines[6].decode()
         # without the export lines the commands find the running `up` through its state file
         done, _ = medassist("up", "--print-env", env=base)
         assert done.stdout.splitlines() == [f"export {k}={v}" for k, v in exported.items()]
