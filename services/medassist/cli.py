@@ -172,6 +172,8 @@ def _month_end(args: argparse.Namespace) -> int:
 def _whatif(args: argparse.Namespace) -> int:
     from medassist.whatif.command import whatif_command
 
+    if args.shadow:
+        _check_services(args)  # the shadow group runs on the cluster's broker and Redis
     return whatif_command(args)
 
 

@@ -29,20 +29,27 @@ def worker_env(cfg: WorkerConfig, worker_id: str, metrics_port: int = 0) -> dict
         "MEDASSIST_FAST_REBALANCE": "1" if cfg.fast_rebalance else "0",
         "MEDASSIST_DATADIR": cfg.datadir,
         "MEDASSIST_WORKER_ID": worker_id,
+        "MEDASSIST_REDIS_PREFIX": cfg.redis_prefix,
     })
+    if cfg.topics.events_topic:
+        env["MEDASSIST_EVENTS_TOPIC"] = cfg.topics.events_topic
+    else:
+        env.pop("MEDASSIST_EVENTS_TOPIC", None)
     return env
 
 
 class WorkerProcess:
-    def __init__(self, cfg: WorkerConfig, worker_id: str, logdir: Path, metrics_port: int = 0) -> None:
+    def __init__(self, cfg: WorkerConfig, worker_id: str, logdir: Path, metrics_port: int = 0,
+                 env: dict[str, str] | None = None) -> None:
         self.cfg, self.worker_id, self.metrics_port = cfg, worker_id, metrics_port
+        self.env = env or {}  # more settings (a shadow group's MEDASSIST_POLICIES)
         self.log_path = logdir / f"{worker_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
         self.proc = subprocess.Popen([sys.executable, "-m", "medassist.cli", "worker"],
-                                     env=worker_env(self.cfg, self.worker_id, self.metrics_port),
+                                     env={**worker_env(self.cfg, self.worker_id, self.metrics_port), **self.env},
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         return self

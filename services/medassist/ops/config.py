@@ -21,6 +21,7 @@ class WorkerConfig:
     fast_rebalance: bool = False  # short session/heartbeat timeouts (tests, local runs)
     datadir: str = "/tmp/medassist-worker"
     worker_id: str = "worker"
+    redis_prefix: str = "ma"  # every Redis key starts "<prefix>:" (a shadow group has its own)
 
     @classmethod
     def from_env(cls, **overrides: object) -> WorkerConfig:
@@ -28,7 +29,7 @@ class WorkerConfig:
         kw: dict[str, object] = {
             "bootstrap": e.get("MEDASSIST_BOOTSTRAP", cls.bootstrap),
             "redis_url": e.get("MEDASSIST_REDIS_URL", cls.redis_url),
-            "topics": Topics(e.get("MEDASSIST_TOPIC_PREFIX", "medassist")),
+            "topics": Topics(e.get("MEDASSIST_TOPIC_PREFIX", "medassist"), e.get("MEDASSIST_EVENTS_TOPIC") or None),
             "group": e.get("MEDASSIST_GROUP", cls.group),
             "partitions": int(e.get("MEDASSIST_PARTITIONS", cls.partitions)),
             "batch_size": int(e.get("MEDASSIST_BATCH_SIZE", cls.batch_size)),
@@ -37,6 +38,7 @@ class WorkerConfig:
             "fast_rebalance": e.get("MEDASSIST_FAST_REBALANCE", "0") == "1",
             "datadir": e.get("MEDASSIST_DATADIR", cls.datadir),
             "worker_id": e.get("MEDASSIST_WORKER_ID", e.get("HOSTNAME", cls.worker_id)),
+            "redis_prefix": e.get("MEDASSIST_REDIS_PREFIX", cls.redis_prefix),
         }
         kw.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kw)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ person's keys in one slot and a script may touch them all):
                          seconds so a redelivery re-publishes exactly what was decided.
                          (Not a hash field: Redis 7.0 cannot expire a field.)
 
+`ma` is the default key prefix (MEDASSIST_REDIS_PREFIX): a what-if shadow group keeps its own.
+
 One script call carries all of a person's events of a batch, in order, each computed
 on the state its predecessor left. Per event it refuses an event applied before
 (e:<event_id>) and a change computed from a stale snapshot (ver must be the version the
@@ -95,12 +97,12 @@ APPLIED, ALREADY_DONE, CONFLICT = 0, 1, 2
 REPLICAS_TTL_S = 5.0
 
 
-def person_key(psn_no: str) -> str:
-    return f"ma:{{{psn_no}}}"
+def person_key(psn_no: str, prefix: str = "ma") -> str:
+    return f"{prefix}:{{{psn_no}}}"
 
 
-def outputs_key(psn_no: str, event_id: str) -> str:
-    return f"ma:{{{psn_no}}}:o:{event_id}"
+def outputs_key(psn_no: str, event_id: str, prefix: str = "ma") -> str:
+    return f"{prefix}:{{{psn_no}}}:o:{event_id}"
 
 
 @dataclass(slots=True)
@@ -187,8 +189,10 @@ class RedisStore:
     which is safe because applying a batch twice changes nothing.
     """
 
-    def __init__(self, url: str, outputs_ttl: int = 14 * 86400, wait_timeout_ms: int = 1000) -> None:
+    def __init__(self, url: str, outputs_ttl: int = 14 * 86400, wait_timeout_ms: int = 1000,
+                 key_prefix: str = "ma") -> None:
         self.url = url
+        self.key_prefix = key_prefix  # "ma"; a what-if shadow group keeps its people under its own
         self.outputs_ttl = outputs_ttl
         self.wait_timeout_ms = wait_timeout_ms
         self._single: aioredis.Redis | None = None
@@ -278,7 +282,7 @@ class RedisStore:
             raise
 
     async def load_many(self, people: list[str]) -> dict[str, Snapshot]:
-        keys = [person_key(p) for p in people]
+        keys = [person_key(p, self.key_prefix) for p in people]
         raws: list[Any] = [None] * len(keys)
 
         async def read(group: tuple[aioredis.Redis, int, list[int]]) -> None:
@@ -313,7 +317,8 @@ class RedisStore:
         return results
 
     def _call(self, psn: str, chain: list[Item]) -> tuple[list[str], list[Any]]:
-        keys = [person_key(psn)] + [outputs_key(psn, eid) for _, _, eid, _, _, _ in chain]
+        keys = [person_key(psn, self.key_prefix)] + [outputs_key(psn, eid, self.key_prefix)
+                                                      for _, _, eid, _, _, _ in chain]
         args: list[Any] = [chain[0][1], self.outputs_ttl, len(chain)]
         for _, _, eid, fp, change, outputs in chain:
             args += event_args(eid, fp, change, outputs)
@@ -368,7 +373,7 @@ class RedisStore:
             raise NotReplicated(f"no replica confirmed the batch's writes within {self.wait_timeout_ms} ms")
 
     async def outputs(self, psn_no: str, event_id: str) -> bytes | None:
-        key = outputs_key(psn_no, event_id)
+        key = outputs_key(psn_no, event_id, self.key_prefix)
 
         async def get(group: tuple[aioredis.Redis, int, list[int]]) -> Any:
             return await group[0].get(key)

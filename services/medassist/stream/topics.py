@@ -18,14 +18,17 @@ DEFAULT_PREFIX = "medassist"
 @dataclass(frozen=True)
 class Topics:
     prefix: str = DEFAULT_PREFIX
+    # Read another deployment's events (a what-if shadow group: its own outputs, the cluster's input).
+    events_topic: str | None = None
 
     @classmethod
     def from_env(cls) -> Topics:
-        return cls(os.environ.get("MEDASSIST_TOPIC_PREFIX", DEFAULT_PREFIX))
+        return cls(os.environ.get("MEDASSIST_TOPIC_PREFIX", DEFAULT_PREFIX),
+                   os.environ.get("MEDASSIST_EVENTS_TOPIC") or None)
 
     @property
     def events(self) -> str:  # input events, keyed by psn_no
-        return f"{self.prefix}.events"
+        return self.events_topic or f"{self.prefix}.events"
 
     @property
     def decisions(self) -> str:

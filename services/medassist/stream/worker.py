@@ -129,7 +129,7 @@ def build_app(cfg: WorkerConfig) -> faust.App:
             if cfg.metrics_port:
                 start_http_server(cfg.metrics_port, registry=metrics.registry)
             producer = await start_producer(cfg.bootstrap)
-            store = RedisStore(cfg.redis_url)
+            store = RedisStore(cfg.redis_url, key_prefix=cfg.redis_prefix)
             await store.start()  # one redis-server or a Redis Cluster: asked of the server, no flag
             processor = Processor(engine, store, cfg.topics, metrics, signer=signer)
             ctx.update(producer=producer, store=store, processor=processor, publisher=BatchPublisher(producer))
