@@ -5,6 +5,7 @@ people under its own Redis key prefix and publishes to its own topics."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import orjson
@@ -33,7 +34,7 @@ def test_shadow_group_pays_the_variant_beside_the_cluster(kafka_broker: TansuBro
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"".join(x + b"\n" for x in lines))
     spec = PolicySpec(None, CHANGE)
-    want = run_whatif(str(events), spec, workers=1, say=lambda _: None).summary()
+    want = run_whatif(str(events), spec, workers=1, progress_to=io.StringIO()).summary()
     assert want["delta_fen"] != 0
 
     bootstrap = kafka_broker.bootstrap

@@ -53,7 +53,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, objec
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     last = orjson.loads(done.stdout.splitlines()[-1])
-    assert b"events," in done.stderr and b"/s" in done.stderr and b"left" in done.stderr  # progress
+    assert b"whatif: replayed" in done.stderr and b"events" in done.stderr and b"/s" in done.stderr  # progress
     return out, last
 
 

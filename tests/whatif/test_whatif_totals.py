@@ -75,7 +75,7 @@ def test_variant_pays_what_replay_pays_with_the_change_written_by_hand(
         assignment: str, name: str, old: str, new: str) -> None:
     base = replayed(events, None, monkeypatch)
     var = replayed(events, edited_copy(tmp_path, [(name, old, new)]), monkeypatch)
-    out = run_whatif(str(events), PolicySpec(None, (assignment,)), workers=2, say=lambda _: None)
+    out = run_whatif(str(events), PolicySpec(None, (assignment,)), workers=2, progress_to=io.StringIO())
     s = out.summary()
     assert s["baseline_fen"] == sum(int(d["assistance_fen"]) for d in base)  # type: ignore[call-overload]
     assert s["variant_fen"] == sum(int(d["assistance_fen"]) for d in var)  # type: ignore[call-overload]
@@ -92,8 +92,8 @@ def test_variant_pays_what_replay_pays_with_the_change_written_by_hand(
 def test_every_person_replayed_twice_gives_the_same(events: Path) -> None:
     """Taking the baseline's decisions for people no changed policy reaches changes nothing."""
     spec = PolicySpec(None, tuple(c[0] for c in CHANGES[:2]) + ("lanzhou-2022:tilt.threshold=5000",))
-    quick = run_whatif(str(events), spec, workers=1, say=lambda _: None)
-    full = run_whatif(str(events), spec, workers=2, shares=3, full=True, say=lambda _: None)
+    quick = run_whatif(str(events), spec, workers=1, progress_to=io.StringIO())
+    full = run_whatif(str(events), spec, workers=2, shares=3, full=True, progress_to=io.StringIO())
     a, b = quick.result, full.result
     assert (a.base.total_fen, a.var.total_fen) == (b.base.total_fen, b.var.total_fen)
     assert a.base.cube == b.base.cube and a.var.cube == b.var.cube and a.var.caps == b.var.caps
@@ -104,7 +104,7 @@ def test_every_person_replayed_twice_gives_the_same(events: Path) -> None:
 def test_a_change_that_touches_nothing_gives_nothing(events: Path) -> None:
     """Kaizhou's regular cap (100,000) is not reached by anyone in this year: raising it changes nothing."""
     out = run_whatif(str(events), PolicySpec(None, ("kaizhou-2023:caps.regular_total=150000",)), workers=2,
-                     say=lambda _: None)
+                     progress_to=io.StringIO())
     s = out.summary()
     assert out.result.base.caps[("kaizhou-2023", "regular_total")] == 0
     assert s["delta_fen"] == 0 and s["people_changed"] == 0
@@ -121,7 +121,7 @@ def test_a_change_that_touches_nothing_gives_nothing(events: Path) -> None:
 ])
 def test_a_change_that_does_not_check_is_refused_before_anything_runs(
         events: Path, assignment: str, words: str) -> None:
-    said: list[str] = []
+    said = io.StringIO()
     with pytest.raises(PolicyError, match=words.replace(".", r"\.")):
-        run_whatif(str(events), PolicySpec(None, (assignment,)), say=said.append)
-    assert said == []  # no share started
+        run_whatif(str(events), PolicySpec(None, (assignment,)), progress_to=said)
+    assert said.getvalue() == ""  # no share started

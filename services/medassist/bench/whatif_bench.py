@@ -57,7 +57,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     workers = args.workers or os.cpu_count() or 1
     out = Path(tempfile.mkdtemp(prefix="medassist-whatif-bench-"))
     cpu0, t0 = _cpu(), time.monotonic()
-    outcome = run_whatif(str(path), spec, workers=workers, full=args.full, say=_say)
+    outcome = run_whatif(str(path), spec, workers=workers, full=args.full)
     replay_s = time.monotonic() - t0
     summary = write_outputs(out, outcome.summary(), outcome)
     took = time.monotonic() - t0
