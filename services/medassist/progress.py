@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, Self, TypeVar
 
 
 def count_lines(path: str, chunk: int = 1 << 20) -> int:
@@ -35,9 +36,31 @@ def _mode(stream: IO[str]) -> str:
         return "lines"
 
 
+def _scaled(x: float) -> str:
+    """1234567 -> '1.2M' (sizes in a plain progress line)."""
+    for unit in ("", "k", "M", "G"):
+        if abs(x) < 1000:
+            return f"{x:.0f}{unit}" if unit == "" else f"{x:.1f}{unit}"
+        x /= 1000
+    return f"{x:.1f}T"
+
+
 def _duration(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+T = TypeVar("T")
+
+
+def counted(items: Iterable[T], bar: Progress, every: int = 1000) -> Iterator[T]:
+    """`items` as they come, counted on `bar` every `every` items."""
+    n = 0
+    for n, item in enumerate(items, 1):  # noqa: B007 - n is read after the loop
+        yield item
+        if not n % every:
+            bar.set(n)
+    bar.set(n)
 
 
 class Progress:
@@ -45,7 +68,7 @@ class Progress:
 
     def __init__(self, what: str, total: int | None = None, unit: str = "events", stream: IO[str] | None = None,
                  unit_scale: bool = False) -> None:
-        self.what, self.total, self.unit = what, total, unit
+        self.what, self.total, self.unit, self.unit_scale = what, total, unit, unit_scale
         self.stream = stream or sys.stderr
         self.mode = _mode(self.stream)
         self.done = 0
@@ -56,7 +79,7 @@ class Progress:
         if self.mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=what, unit=f" {unit}" if not unit_scale else unit,
+            self._bar = tqdm(total=total, desc=what, unit=unit if unit_scale else f" {unit}",
                              unit_scale=unit_scale, file=self.stream, dynamic_ncols=True, smoothing=0.1,
                              mininterval=0.2)
 
@@ -84,13 +107,16 @@ class Progress:
     def _line(self, now: float, final: bool = False) -> None:
         elapsed = max(1e-9, now - self.t0)
         rate = self.done / elapsed
-        count = f"{self.done:,}" + (f"/{self.total:,}" if self.total else "")
+        amount = _scaled if self.unit_scale else "{:,}".format
+        count = amount(self.done) + (f"/{amount(self.total)}" if self.total else "")
         left = ""
         if not final and self.total and rate > 0 and self.done < self.total:
             left = f", about {_duration((self.total - self.done) / rate)} left"
         note = f"; {self.note}" if self.note else ""
         took = f" in {_duration(elapsed)}" if final else ""
-        print(f"{self.what}: {count} {self.unit}{took} ({rate:,.0f}/s{left}){note}", file=self.stream, flush=True)
+        per_s = f"{_scaled(rate)}{self.unit}/s" if self.unit_scale else f"{rate:,.0f}/s"
+        unit = "" if self.unit_scale else f" {self.unit}"
+        print(f"{self.what}: {count}{unit}{took} ({per_s}{left}){note}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -20,7 +20,7 @@ from medassist.engine.decision import Decision, decision, invalid
 from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, parse_event, too_large
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.engine.state import apply_change
-from medassist.progress import Progress, count_lines
+from medassist.progress import Progress
 from medassist.state.memory import MemoryStore
 
 FREEZE_EVERY = 20_000  # events between gc.freeze() calls in replay_file
@@ -81,7 +81,9 @@ def replay_file(path: str, out: IO[bytes] | None = None, err: IO[str] | None = N
     feed = Replayer().feed
     n = 0
     invalid: list[int] = []
-    bar = Progress("replay", total=count_lines(path)) if os.path.getsize(path) >= LARGE_FILE_BYTES else None
+    size = os.path.getsize(path)
+    # by bytes read (f.tell()), so a large file costs no counting pass before the work
+    bar = Progress("replay", total=size, unit="B", unit_scale=True) if size >= LARGE_FILE_BYTES else None
     # The state grows by millions of long-lived dicts that the default GC thresholds rescan again
     # and again (~12% of the run at 20,000 people); collect less often while replaying.
     thresholds = gc.get_threshold()
@@ -97,7 +99,7 @@ def replay_file(path: str, out: IO[bytes] | None = None, err: IO[str] | None = N
                     # out of the collector's sight, so each collection scans only what came since.
                     gc.freeze()
                 if bar is not None and not n % 4096:
-                    bar.set(lineno)
+                    bar.set(f.tell(), f"{n:,} events")
                 for d in feed(raw):
                     if d["status"] == "invalid":
                         invalid.append(lineno)
@@ -109,7 +111,7 @@ def replay_file(path: str, out: IO[bytes] | None = None, err: IO[str] | None = N
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         if bar is not None:
-            bar.set(n)
+            bar.set(size, f"{n:,} events")
             bar.close()
     if invalid:
         print(f"{path}: {invalid_listing(invalid)}; see the lines above, and the decisions with status invalid",

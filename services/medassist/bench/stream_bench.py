@@ -37,6 +37,7 @@ from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess
 from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys
+from medassist.progress import Progress
 from medassist.replay import Replayer
 from medassist.stream.instructions import build as instruction_of
 from medassist.stream.topics import Topics, ensure_topics
@@ -129,7 +130,7 @@ async def count_outputs(bootstrap: str, topic: str, prefix: bytes, expected: int
     await _assign_all(consumer, topic)
     got = 0
     deadline = time.monotonic() + timeout_s
-    last = time.monotonic()
+    bar = Progress("bench stream: decisions", total=expected, unit="decisions")
     try:
         while got < expected:
             if time.monotonic() > deadline:
@@ -137,11 +138,10 @@ async def count_outputs(bootstrap: str, topic: str, prefix: bytes, expected: int
             batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
             for records in batch.values():
                 got += sum(1 for r in records if r.key is not None and r.key.startswith(prefix))
-            if time.monotonic() - last >= 2.0:
-                last = time.monotonic()
-                _say(f"  {got}/{expected} decisions")
+            bar.set(got)
         return time.perf_counter()
     finally:
+        bar.close()
         await consumer.stop()
 
 

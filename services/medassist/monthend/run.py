@@ -44,10 +44,15 @@ class Options:
 
 def read_instructions(bootstrap: str, topic: str) -> Intake:
     """Every instruction on the topic; only signed ones count, clawbacks checked against what they reverse."""
+    from medassist.progress import Progress, counted
     from medassist.security.signing import verifier_from_env
     from medassist.stream.tail import read_topic
+    from medassist.stream.topics import end_offsets
 
-    return Intake(verifier=verifier_from_env()).add_all(read_topic(bootstrap, topic)).check_reversals()
+    with Progress("month-end: instructions read", total=sum(end_offsets(bootstrap, topic).values()),
+                  unit="messages") as bar:
+        intake = Intake(verifier=verifier_from_env()).add_all(counted(read_topic(bootstrap, topic), bar))
+    return intake.check_reversals()
 
 
 def load_figures(opts: Options) -> figs.Figures | None:
