@@ -21,6 +21,7 @@ from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.replay import Replayer
 from medassist.schemas import load_schema
+from medassist.security.signing import signer_from_env
 from medassist.stream import deadletter
 from medassist.stream.instructions import build as instructions_of
 from medassist.stream.tail import read_topic
@@ -232,7 +233,8 @@ def test_hostile_messages_are_dead_lettered_and_the_worker_keeps_paying(
     assert pay["lines"][0]["base_fen"] == 1000000 and pay["lines"][0]["ratio"] == "0.80"
     assert claw["reverses_instruction_id"] == pay["instruction_id"]
     # nothing hostile moved money: the instructions are exactly those of replay's decisions
-    want_ins = {instructions_of(d)["instruction_id"]: canon(instructions_of(d))
+    sign = signer_from_env().sign  # as the worker signed them (the session's key; Ed25519 is deterministic)
+    want_ins = {instructions_of(d)["instruction_id"]: canon(sign(instructions_of(d)))
                 for ds in replayed.values() for d in ds if instructions_of(d) is not None}
     assert {k: canon(v) for k, v in unique.items()} == want_ins
     validate = fastjsonschema.compile(load_schema("instruction"))

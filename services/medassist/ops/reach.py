@@ -36,16 +36,26 @@ def check_broker(s: Setting, timeout_s: float = TIMEOUT_S) -> None:
 
 
 def check_redis(s: Setting, timeout_s: float = TIMEOUT_S) -> None:
+    """Redis answers PING as the configured ACL user (security/redis_auth.py), over TLS if so set."""
     import redis
 
+    from medassist.security import redis_auth
+
+    url = redis_auth.redact(s.value)  # a password in the URL is never printed
+    opts = redis_auth.redis_options(s.value)
     try:
-        client = redis.Redis.from_url(s.value, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
-    except ValueError as e:
-        raise Unreachable(f"{s.value} is not a Redis URL ({e}); check {s.source}") from None
+        client = redis.Redis.from_url(s.value, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, **opts)
+    except ValueError:
+        raise Unreachable(f"{url} is not a Redis URL; check {s.source}") from None
     try:
         client.ping()
+    except redis.AuthenticationError:
+        who = f"user {opts['username']!r}" if "username" in opts else "the default user"
+        raise redis_auth.SettingError(
+            f"{redis_auth.ENV_PASSWORD_FILE}: Redis at {url} refused {who} with this password "
+            f"(or {redis_auth.ENV_USER} is wrong)") from None
     except redis.RedisError as e:
-        raise Unreachable(f"cannot reach Redis at {s.value}: {_why(e)}; check {s.source}") from None
+        raise Unreachable(f"cannot reach Redis at {url}: {_why(e)}; check {s.source}") from None
     finally:
         client.close()
 

@@ -13,13 +13,15 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from medassist.security.redis_auth import redis_options
+
 
 def _enabled(info: dict[str, Any]) -> bool:
     return str(info.get("cluster_enabled", "0")) == "1"
 
 
 def is_cluster(url: str) -> bool:
-    c = redis.Redis.from_url(url, socket_timeout=5.0)
+    c = redis.Redis.from_url(url, socket_timeout=5.0, **redis_options(url))
     try:
         return _enabled(c.info("cluster"))
     finally:
@@ -27,7 +29,7 @@ def is_cluster(url: str) -> bool:
 
 
 async def is_cluster_async(url: str, **kw: Any) -> bool:
-    c = aioredis.from_url(url, socket_timeout=5.0, **kw)
+    c = aioredis.from_url(url, socket_timeout=5.0, **redis_options(url), **kw)
     try:
         return _enabled(await c.info("cluster"))
     finally:
@@ -41,5 +43,5 @@ def sync_client(url: str) -> redis.Redis:
     and (on one slot) WATCH/MULTI; callers use only those.
     """
     if is_cluster(url):
-        return redis.RedisCluster.from_url(url)  # type: ignore[return-value]
-    return redis.Redis.from_url(url)
+        return redis.RedisCluster.from_url(url, **redis_options(url))  # type: ignore[return-value]
+    return redis.Redis.from_url(url, **redis_options(url))  # its ACL user and TLS, when configured

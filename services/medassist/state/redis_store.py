@@ -51,6 +51,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from medassist.engine.state import PersonState, StateChange
+from medassist.security.redis_auth import is_tls, redis_options
 from medassist.state.redis_client import is_cluster_async
 
 # ARGV: version read, outputs ttl, n events, then per event: event_id, fp, outputs,
@@ -167,9 +168,10 @@ class HiredisPacking(Connection):
 
 
 def connect(url: str) -> aioredis.Redis:
+    opts = redis_options(url)  # the worker's ACL user, its password file, TLS files
     if url.startswith("redis://"):  # plain TCP; TLS and unix sockets keep redis-py's own classes
-        return aioredis.from_url(url, decode_responses=False, connection_class=HiredisPacking)
-    return aioredis.from_url(url, decode_responses=False)
+        return aioredis.from_url(url, decode_responses=False, connection_class=HiredisPacking, **opts)
+    return aioredis.from_url(url, decode_responses=False, **opts)
 
 
 class NotReplicated(RedisError):
@@ -212,7 +214,7 @@ class RedisStore:
             if self._single is not None or self._cluster is not None:
                 return
             if await is_cluster_async(self.url):
-                cluster = RedisCluster.from_url(self.url)
+                cluster = RedisCluster.from_url(self.url, **redis_options(self.url))
                 await cluster.initialize()
                 self._cluster = cluster
             else:
@@ -249,7 +251,8 @@ class RedisStore:
                 client = self._nodes.get(primary.name)
                 if client is None:
                     pool = aioredis.ConnectionPool(host=primary.host, port=int(primary.port),
-                                                   connection_class=HiredisPacking)
+                                                   connection_class=aioredis.SSLConnection if is_tls(self.url)
+                                                   else HiredisPacking, **redis_options(self.url))
                     client = self._nodes[primary.name] = aioredis.Redis(connection_pool=pool)
                 g = groups[primary.name] = (client, await self._connected_replicas(primary.name, client), [])
             g[2].append(i)
