@@ -69,3 +69,22 @@ def test_a_second_file_for_the_same_region_is_refused_unless_it_supersedes(tmp_p
     book = load_policies(tmp_path)
     assert book.route("130300", "2023-12-31").policy_id == "qinhuangdao-2023"  # type: ignore[union-attr]
     assert book.route("130300", "2024-01-01").policy_id == "qinhuangdao-2024"  # type: ignore[union-attr]
+
+
+def test_replay_refuses_to_start_on_a_faulty_policy_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    for p in POLICY_DIR.glob("*.yaml"):
+        shutil.copy(p, tmp_path / p.name)
+    path = tmp_path / "lanzhou-2022.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("effective_to: 2027-08-21", "effective_to: 2027-02-29"),
+                    encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    events.write_text("{}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "medassist.cli", "replay", str(events)], capture_output=True,
+                          text=True, env={**os.environ, "MEDASSIST_POLICIES": str(tmp_path)}, timeout=120)
+    assert done.returncode != 0 and done.stdout == ""
+    assert ("1 fault(s) in the policy files (`medassist policy check` lists them); the first: lanzhou-2022.yaml:11: "
+            "effective_to: '2027-02-29' is not a real date") in done.stderr

@@ -489,7 +489,10 @@ def build_book(sources: list[PolicySource], operator: dict[str, Any] | None = No
     ops = operator if operator is not None else load_operator_parameters()
     wins, faults = check_sources(sources, ops, policy_dir)
     if faults:
-        raise PolicyError("\n".join(str(f) for f in faults))
+        # The first line stands alone (an operator's one-line error); every fault follows, one a line.
+        head = (f"{len(faults)} fault(s) in the policy files (`medassist policy check` lists them); "
+                f"the first: {faults[0]}")
+        raise PolicyError("\n".join([head, *(str(f) for f in faults)]))
     vocab = load_vocabulary(policy_dir)
     out = []
     for w in wins:
