@@ -206,20 +206,17 @@ def _services(args: argparse.Namespace, redis: bool = True,
 
     With `start_missing` (run), a service given neither by flag nor environment is left None:
     the command starts its own."""
-    import os
-
     from medassist.ops import reach, settings
 
     out: list[tuple[Any, Callable[[Any], None]]] = []
-    wanted = [("bootstrap", "MEDASSIST_BOOTSTRAP", settings.bootstrap, reach.check_broker)]
+    wanted = [("bootstrap", settings.bootstrap, reach.check_broker)]
     if redis:
-        wanted.append(("redis", "MEDASSIST_REDIS_URL", settings.redis_url, reach.check_redis))
-    for attr, env, resolve, check in wanted:
+        wanted.append(("redis", settings.redis_url, reach.check_redis))
+    for attr, resolve, check in wanted:
         if start_missing and not getattr(args, attr, None):
             continue  # `run` starts its own unless told where they are (the environment is not asked)
         s = resolve(getattr(args, attr, None))
         setattr(args, attr, s.value)
-        os.environ.setdefault(env, s.value)  # modules that read the environment see the same
         out.append((s, check))
     if not start_missing and getattr(args, "prefix", None) is None and "prefix" in args:
         args.prefix = _prefix(args)

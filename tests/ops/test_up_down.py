@@ -76,6 +76,8 @@ def test_up_serves_feed_tail_and_down_stops_everything(tmp_path: Path) -> None:
         assert rest.startswith("invalid:event: event: not valid JSON")
         assert done.stdout.splitlines()[1] == "    " + lines[6].decode()
         # without the export lines the commands find the running `up` through its state file
+        done, _ = medassist("tail", "decisions", env=base)
+        assert done.returncode == 0 and len(done.stdout.splitlines()) == len(decisions), done.stderr
         done, _ = medassist("up", "--print-env", env=base)
         assert done.stdout.splitlines() == [f"export {k}={v}" for k, v in exported.items()]
 

@@ -21,7 +21,7 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("action", choices=["consume", "statement", "movements", "interest"],
                    help="consume: post instructions and fund movements (runs until stopped); statement: a month's "
                         "fund statements; movements: check and publish FILE; interest: the quarter's transfer")
-    r.add_argument("file", nargs="?", help="movements: a JSONL file of fund movements")
+    r.add_argument("file", nargs="?", type=argtypes.input_file, help="movements: a JSONL file of fund movements")
     r.add_argument("--month", type=argtypes.month, help="statement: YYYY-MM")
     r.add_argument("--quarter", type=argtypes.quarter, help="interest: YYYYQn")
     r.add_argument("--rebuild", action="store_true", help="statement: from the topics, not from Redis")

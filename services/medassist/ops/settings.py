@@ -68,6 +68,8 @@ def resolve(flag_value: str | None, flag: str, env: str, up_key: str, what: str)
         return Setting(os.environ[env], env)
     up = read_up_state()
     if up is not None and up.get("env", {}).get(env):
+        for k, v in up["env"].items():  # the rest of up's settings too (topic prefix, key paths), as if exported
+            os.environ.setdefault(k, v)
         return Setting(up["env"][env], f"{env} (from the running `medassist up`, pid {up['pid']})")
     raise UsageError(f"no {what} configured: start `medassist up` (it prints the export lines), "
                      f"or set {env}, or pass {flag}")
