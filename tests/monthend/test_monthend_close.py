@@ -34,6 +34,7 @@ def test_close_is_final_and_late_items_go_to_the_next_close(redis_any: RedisServ
     store = CloseStore(redis_any.client(), "p1")
     intake = Intake().add_all(may_instructions())
     may, new = close("2023-05", list(intake), store, JUNE_6)
+    may_read_to = intake.position
     assert new and may["closed_at"] == "2023-06-06T09:00:00+08:00"
     assert [(s["fixmedins_code"], s["net_due_fen"]) for s in may["statements"]] == [("H1", 930000), ("H2", 30000)]
     intake.add(assistance("A-S7", "S-7", 40000, "2023-05-20"))  # late for May
@@ -45,11 +46,16 @@ def test_close_is_final_and_late_items_go_to_the_next_close(redis_any: RedisServ
         [("2023-05", "S-7", 40000)]
     assert h1["net_due_fen"] == 40000 - 150000
     assert store.closed_months() == {"2023-05", "2023-06"}
-    assert store.included() == {"A-S1", "A-S2", "A-S5", "C-S0", "A-S7", "C-S2"}
+    # a close records where it read to, not the ids it took: 4 in May (A-S1, A-S2, A-S5, C-S0), the
+    # late A-S7 and C-S2 in June
+    assert [(r["instruction_count"], r["read_to"]) for r in store.records().values()] == \
+        [(4, {"0": may_read_to}), (2, {"0": may_read_to + 1})]
+    assert store.details("2023-05", "H1") == {"S-1": 800000, "S-2": 150000, "S-0": -20000}
     keys = sorted(k.decode() for k in all_keys(redis_any))
     # one hash tag per namespace: the WATCH/MULTI over a month and the set of months stays in one
-    # Redis Cluster slot
-    assert keys == ["ma:close:{p1}:2023-05", "ma:close:{p1}:2023-06", "ma:close:{p1}:months"]
+    # Redis Cluster slot; the staged detail rows are renamed into place, none left behind
+    assert keys == ["ma:close:{p1}:2023-05", "ma:close:{p1}:2023-05:details", "ma:close:{p1}:2023-06",
+                    "ma:close:{p1}:2023-06:details", "ma:close:{p1}:months"]
     # a second deployment sharing this Redis is not affected
     assert CloseStore(redis_any.client(), "p2").closed_months() == set()
 

@@ -25,6 +25,7 @@ def test_statements_and_result_match_their_schemas() -> None:
     may = close_month("2023-05", list(intake), set(), set(), "2023-06-06T09:00:00+08:00")
     intake.add(assistance("A-S7", "S-7", 40000, "2023-05-20"))
     june = close_month("2023-06", list(intake), {"2023-05"}, set(may.instruction_ids), "2023-07-06T09:00:00+08:00")
+    assert may.instruction_ids and may.instruction_count == len(may.instruction_ids)
     check = validator("statement")
     for s in may.statements + june.statements:
         check(s)

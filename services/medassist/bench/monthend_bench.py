@@ -1,10 +1,11 @@
 """`medassist bench month-end`: close and reconcile a month of 1,000,000 settlements, 500 institutions.
 
 The instructions are generated in memory (seeded) as the JSON bytes the topic would carry,
-then taken through the same path as `medassist month-end`: parse and deduplicate, close
-into a real redis-server (embedded), reconcile against the institutions' 3201 totals with
-a few injected differences answered by 3202 detail rows. Reported: wall seconds of that
-path and the peak RSS of this process (redis-server's memory is its own).
+then taken through the same path as `medassist month-end`: streamed, deduplicated and closed
+into a real redis-server (embedded) as they come (ids seen and detail rows in temporary sqlite
+files), reconciled against the institutions' 3201 totals with a few injected differences
+answered by 3202 detail rows read one institution at a time. Reported: wall seconds of that
+path (generation excluded) and the peak RSS of this process (redis-server's memory is its own).
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from itertools import islice
 from typing import Any
 
 import orjson
-import redis
 
 from medassist.engine.dates import SHANGHAI
 from medassist.engine.money import yuan
-from medassist.monthend.closes import CloseStore
+from medassist.monthend.closes import CloseStore, StoredDetails
 from medassist.monthend.closing import close
+from medassist.monthend.details import DetailLookup
 from medassist.monthend.figures import from_json_lines
-from medassist.monthend.instructions import Intake
+from medassist.monthend.instructions import StreamSource
 from medassist.monthend.reconcile import reconcile
 from medassist.ops.embedded import RedisServer
+from medassist.state.redis_client import sync_client
 
 SETTLEMENTS = 1_000_000
 INSTITUTIONS = 500
@@ -78,22 +80,24 @@ def instructions(n: int, institutions: int, seed: int) -> Iterator[bytes]:
             yield orjson.dumps(ins)
 
 
-def institution_figures(details: dict[str, dict[str, int]], count: dict[str, int], seed: int) -> list[bytes]:
-    """The institutions' 3201 totals; INJECTED of them differ by one settlement and send 3202 rows."""
+def institution_figures(details: DetailLookup, statements: list[dict[str, Any]], seed: int) -> Iterator[bytes]:
+    """The institutions' 3201 totals; INJECTED of them differ by one settlement and send 3202 rows.
+
+    Read one institution's rows at a time from the stored close, as reconciliation does."""
     rng = random.Random(seed + 1)
-    odd = set(rng.sample(sorted(details), min(INJECTED, len(details))))
-    rows: list[bytes] = []
-    for code, d in sorted(details.items()):
-        d = dict(d)
+    codes = sorted(s["fixmedins_code"] for s in statements)
+    count = {s["fixmedins_code"]: s["settlement_count"] for s in statements}
+    odd = set(rng.sample(codes, min(INJECTED, len(codes))))
+    for code in codes:
+        d = dict(details.get(code, {}))
         if code in odd:
             victim = sorted(d)[0]
             d[victim] += 1  # off by one fen
-        rows.append(orjson.dumps({"fixmedins_code": code, "month": MONTH, "setl_cnt": count[code],
-                                  "amount": yuan(sum(d.values()))}))
+        yield orjson.dumps({"fixmedins_code": code, "month": MONTH, "setl_cnt": count[code],
+                            "amount": yuan(sum(d.values()))})
         if code in odd:
-            rows += [orjson.dumps({"fixmedins_code": code, "month": MONTH, "setl_id": s, "amount": yuan(f)})
-                     for s, f in d.items()]
-    return rows
+            yield from (orjson.dumps({"fixmedins_code": code, "month": MONTH, "setl_id": s, "amount": yuan(f)})
+                        for s, f in d.items())
 
 
 def peak_rss_mib() -> float:
@@ -103,44 +107,49 @@ def peak_rss_mib() -> float:
 def main(args: argparse.Namespace) -> dict[str, object]:
     n = getattr(args, "events", None) or SETTLEMENTS
     seed = getattr(args, "seed", 7)
-    with RedisServer(appendfsync="everysec") as server:
-        intake = Intake()
-        gen_s = work_s = 0.0
+    gen_s = [0.0]
+    started = [0.0]
+
+    def messages() -> Iterator[tuple[int, int, bytes]]:
+        """The topic's messages, generated in chunks off the clock (the topic would hand us these bytes)."""
         stream = instructions(n, INSTITUTIONS, seed)
-        done = 0
-        while True:  # generated in chunks, off the clock: the topic would hand us these bytes
+        k = 0
+        while True:
             g = time.perf_counter()
             chunk = list(islice(stream, CHUNK))
-            t = time.perf_counter()
-            gen_s += t - g
+            gen_s[0] += time.perf_counter() - g
             if not chunk:
-                break
+                return
             for raw in chunk:
-                intake.add(raw)
-            work_s += time.perf_counter() - t
-            done += len(chunk)
-            if done % 250_000 == 0:
-                _say(f"read {done} instruction messages ({work_s:.1f}s, peak {peak_rss_mib():.0f} MiB)")
-        del chunk
-        t_read = time.perf_counter()
-        t_read = time.perf_counter()
-        _say(f"intake: {len(intake.items)} institution items, {intake.duplicates} duplicates, "
-             f"{intake.not_institution_money} not institution money")
-        store = CloseStore(redis.Redis.from_url(server.url), "bench")
-        record, _ = close(MONTH, list(intake.items.values()), store, datetime(2023, 6, 6, 9, tzinfo=SHANGHAI))
+                yield 0, k, raw
+                k += 1
+            if k // CHUNK % (500_000 // CHUNK) == 0:
+                _say(f"read {k} instruction messages ({time.perf_counter() - started[0] - gen_s[0]:.1f}s, "
+                     f"peak {peak_rss_mib():.0f} MiB)")
+
+    with RedisServer(appendfsync="everysec") as server:
+        source = StreamSource(messages)
+        store = CloseStore(sync_client(server.url), "bench")
+        started[0] = time.perf_counter()
+        record, _ = close(MONTH, source, store, datetime(2023, 6, 6, 9, tzinfo=SHANGHAI))
         t_close = time.perf_counter()
+        seen = source.last
+        _say(f"intake: {seen.items_seen} institution items, {seen.duplicates} duplicates, "
+             f"{seen.not_institution_money} not institution money")
+        close_s = t_close - started[0] - gen_s[0]
         _say(f"closed {MONTH}: {len(record['statements'])} statements, net due "
-             f"{record['summary']['net_due']} ({t_close - t_read:.1f}s)")
-        count = {s["fixmedins_code"]: s["settlement_count"] for s in record["statements"]}
-        figs = from_json_lines(institution_figures(record["details"], count, seed))
-        result = reconcile(MONTH, record["statements"], record["details"], figs.for_month(MONTH), figs.errors)
-        seconds = work_s + time.perf_counter() - t_read
+             f"{record['summary']['net_due']} ({close_s:.1f}s reading and closing)")
+        details = StoredDetails(store, MONTH)
+        figs = from_json_lines(institution_figures(details, record["statements"], seed))
+        result = reconcile(MONTH, record["statements"], details, figs.for_month(MONTH), figs.errors)
+        reconcile_s = time.perf_counter() - t_close
         _say(f"reconciled: {len(result['matched'])} matched, differences {result['difference_counts']} "
-             f"({time.perf_counter() - t_close:.1f}s)")
+             f"({reconcile_s:.1f}s)")
     diffs = sum(result["difference_counts"].values())
     if diffs != INJECTED or len(result["matched"]) != len(record["statements"]) - INJECTED or figs.errors:
         _say(f"WARNING: expected {INJECTED} differences and the rest matched; found {diffs}, "
              f"{len(result['matched'])} matched, figure errors {figs.errors[:3]}")
-    return {"settlements": n, "institutions": len(record["statements"]), "seconds": round(seconds, 2),
+    return {"settlements": n, "institutions": len(record["statements"]), "seconds": round(close_s + reconcile_s, 2),
             "peak_rss_mib": round(peak_rss_mib(), 1), "differences": diffs, "matched": len(result["matched"]),
-            "read_s": round(work_s, 2), "generate_s": round(gen_s, 2), "close_s": round(t_close - t_read, 2)}
+            "close_s": round(close_s, 2), "reconcile_s": round(reconcile_s, 2), "generate_s": round(gen_s[0], 2),
+            "duplicates": seen.duplicates}

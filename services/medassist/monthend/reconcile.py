@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from medassist.engine.money import yuan
+from medassist.monthend.details import DetailLookup
 from medassist.monthend.figures import Submission
 
 KINDS = ("missing_at_institution", "missing_in_medassist", "amount_differs")
@@ -39,7 +40,7 @@ def compare_details(ours: dict[str, int], theirs: dict[str, int]) -> list[dict[s
     return out
 
 
-def reconcile(month: str, statements: list[dict[str, Any]], details: dict[str, dict[str, int]],
+def reconcile(month: str, statements: list[dict[str, Any]], details: DetailLookup,
               submissions: dict[str, Submission], errors: list[str] | None = None) -> dict[str, Any]:
     """Compare a closed month with the institutions' figures; returns the result document."""
     ours_tot = {s["fixmedins_code"]: (s["settlement_count"], s["assistance_fen"] + s["reversals_fen"])

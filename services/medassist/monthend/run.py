@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +21,10 @@ import orjson
 from medassist.engine.dates import SHANGHAI
 from medassist.monthend import companions as comp
 from medassist.monthend import figures as figs
-from medassist.monthend.closes import CloseStore
+from medassist.monthend.closes import CloseStore, StoredDetails
 from medassist.monthend.closing import close
 from medassist.monthend.export import write_all
-from medassist.monthend.instructions import Intake
+from medassist.monthend.instructions import StreamSource
 from medassist.monthend.metrics import MonthEndMetrics
 from medassist.monthend.reconcile import reconcile
 from medassist.schemas import load_schema
@@ -42,17 +43,23 @@ class Options:
     companions: bool = True  # also the ledger's fund statements and the warning push lists
 
 
-def read_instructions(bootstrap: str, topic: str) -> Intake:
-    """Every instruction on the topic; only signed ones count, clawbacks checked against what they reverse."""
-    from medassist.progress import Progress, counted
+def read_instructions(bootstrap: str, topic: str) -> StreamSource:
+    """The instructions topic as a stream up to its end now, read (again) by each attempt to close:
+    only signed ones count, clawbacks checked against what they reverse; ids, items and detail rows
+    kept on disk, so that memory does not grow with the month."""
     from medassist.security.signing import verifier_from_env
-    from medassist.stream.tail import read_topic
     from medassist.stream.topics import end_offsets
 
-    with Progress("month-end: instructions read", total=sum(end_offsets(bootstrap, topic).values()),
-                  unit="messages") as bar:
-        intake = Intake(verifier=verifier_from_env()).add_all(counted(read_topic(bootstrap, topic), bar))
-    return intake.check_reversals()
+    end = end_offsets(bootstrap, topic)
+
+    def messages() -> Iterator[tuple[int, int, bytes]]:
+        from medassist.progress import Progress, counted
+        from medassist.stream.tail import read_until
+
+        with Progress("month-end: instructions read", total=sum(end.values()), unit="messages") as bar:
+            yield from counted(read_until(bootstrap, topic, end), bar)
+
+    return StreamSource(messages, {str(p): o for p, o in end.items()}, verifier_from_env())
 
 
 def load_figures(opts: Options) -> figs.Figures | None:
@@ -111,21 +118,23 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
             loaded.append(comp.load(opts.bootstrap, opts.redis_url, topics))
         return loaded[0]
 
-    record, new = close(month, list(intake), store, now, companions if opts.companions else None)
+    record, new = close(month, intake, store, now, companions if opts.companions else None)
+    seen = intake.last  # what the close read (nothing when the month was closed before)
     statements: list[dict[str, Any]] = record["statements"]
     messages = [(s["statement_id"], s) for s in statements]
     funds, invalid = valid_fund_statements((record.get("funds") or {}).get("statements", []))
     messages += [(f["statement_id"], f) for f in funds]
     summary: dict[str, Any] = {**record["summary"], "closed_now": new,
-                               "intake": {"institution_instructions": len(intake.items),
-                                          "duplicates": intake.duplicates, "conflicts": intake.conflicts,
-                                          "not_institution_money": intake.not_institution_money,
-                                          "errors": intake.errors, "unverified": intake.unverified,
-                                          "set_aside": intake.set_aside}}
+                               "intake": {"institution_instructions": seen.items_seen,
+                                          "duplicates": seen.duplicates, "conflicts": seen.conflicts,
+                                          "not_institution_money": seen.not_institution_money,
+                                          "errors": seen.errors, "unverified": seen.unverified,
+                                          "set_aside": seen.set_aside}}
     submitted = load_figures(opts)
     result = None
     if submitted is not None:
-        result = reconcile(month, statements, record["details"], submitted.for_month(month), submitted.errors)
+        result = reconcile(month, statements, StoredDetails(store, month), submitted.for_month(month),
+                           submitted.errors)
         result = {"type": "reconciliation_result", "closed_at": record["closed_at"], **result}
         messages.append((result["reconciliation_id"], result))
         summary["reconciliation"] = {k: len(result[k]) for k in ("matched", "differs", "details_required",
@@ -145,7 +154,7 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
         summary.setdefault("fund_statements", {})["invalid"] = invalid
     if metrics is not None:
         metrics.record_close(record["closed_at_unix"], len(statements))
-        metrics.record_unverified(intake.unverified)
+        metrics.record_unverified(seen.unverified)
         if result is not None:
             metrics.record_reconciliation(result)
     return summary

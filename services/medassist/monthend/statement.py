@@ -9,11 +9,12 @@ statement is never changed, so a late item can never reach it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from medassist.engine.money import yuan
+from medassist.monthend.details import DetailRows, MemoryDetails
 from medassist.monthend.instructions import Item
 
 
@@ -28,8 +29,10 @@ class Closing:
 
     month: str
     statements: list[dict[str, Any]]
-    instruction_ids: list[str]  # everything this close includes, own month and adjustments
-    details: dict[str, dict[str, int]]  # fixmedins_code -> setl_id -> net fen of the month (3202 rows)
+    instruction_ids: list[str]  # what this close includes (own month and adjustments); [] unless asked for
+    details: DetailRows  # fixmedins_code -> setl_id -> net fen of the month (3202 rows)
+    instruction_count: int = 0
+    read_to: dict[str, int] = field(default_factory=dict)  # partition -> end offset of what it saw
     pending_earlier: int = 0  # items of an earlier month that is not closed yet: left for that close
     later: int = 0  # items of later months: left for their close
     summary: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +40,7 @@ class Closing:
 
 @dataclass
 class _Acc:
-    setl_ids: set[str] = field(default_factory=set)
+    settlements: int = 0
     assistance: int = 0
     reversals: int = 0
     reversal_count: int = 0
@@ -46,20 +49,31 @@ class _Acc:
     instructions: int = 0
 
 
-def close_month(month: str, items: Iterable[Item], closed_months: set[str], included: set[str],
-                closed_at: str) -> Closing:
-    """Statements of `month` (which must not be closed yet) from all items seen so far."""
+def close_month(month: str, items: Iterable[Item], closed_months: set[str],
+                included: set[str] | Callable[[Item], bool], closed_at: str, details: DetailRows | None = None,
+                keep_ids: bool = True) -> Closing:
+    """Statements of `month` (which must not be closed yet) from all items seen so far.
+
+    One pass, aggregating as it goes: memory holds one accumulator per institution (and the
+    late items it lists); the detail rows go to `details` (on disk for a real month).
+    `included` says whether an item is on a closed statement already.
+    """
+    taken: Callable[[Item], bool] = included if callable(included) else _in_ids(included)
     accs: dict[str, _Acc] = defaultdict(_Acc)
-    details: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = details if details is not None else MemoryDetails()
     ids: list[str] = []
+    count = 0
+    read_to: dict[str, int] = {}
     pending = later = 0
     for it in items:
-        if it.instruction_id in included:
+        p = str(it.at[0])
+        if it.at[1] >= read_to.get(p, 0):
+            read_to[p] = it.at[1] + 1
+        if taken(it):
             continue  # already on a closed statement
         if it.month == month:
             a = accs[it.fixmedins_code]
             if it.kind == "assistance":
-                a.setl_ids.add(it.setl_id)
                 a.assistance += it.amount_fen
                 col = 0
             else:
@@ -68,7 +82,7 @@ def close_month(month: str, items: Iterable[Item], closed_months: set[str], incl
                 col = 1
             for rule, fen in it.rules:
                 a.rules[rule][col] += fen
-            details[it.fixmedins_code][it.setl_id] += it.amount_fen
+            rows.add(it.fixmedins_code, it.setl_id, it.amount_fen, it.kind == "assistance")
         elif it.month < month and it.month in closed_months:
             a = accs[it.fixmedins_code]
             a.adjustments.append(it)
@@ -81,12 +95,20 @@ def close_month(month: str, items: Iterable[Item], closed_months: set[str], incl
             later += 1
             continue
         accs[it.fixmedins_code].instructions += 1
-        ids.append(it.instruction_id)
+        count += 1
+        if keep_ids:
+            ids.append(it.instruction_id)
+    for code, a in accs.items():
+        a.settlements = rows.settlements(code)
     statements = [_statement(month, code, accs[code], closed_at) for code in sorted(accs)]
     ids.sort()
-    closing = Closing(month, statements, ids, {c: dict(d) for c, d in details.items()}, pending, later)
+    closing = Closing(month, statements, ids, rows, count, read_to, pending, later)
     closing.summary = summarize(month, statements, closed_at, pending, later)
     return closing
+
+
+def _in_ids(ids: set[str]) -> Callable[[Item], bool]:
+    return lambda it: it.instruction_id in ids
 
 
 def _statement(month: str, code: str, a: _Acc, closed_at: str) -> dict[str, Any]:
@@ -101,7 +123,7 @@ def _statement(month: str, code: str, a: _Acc, closed_at: str) -> dict[str, Any]
     return {
         "type": "statement", "statement_id": statement_id(month, code), "month": month,
         "setlym": month.replace("-", ""), "fixmedins_code": code, "closed_at": closed_at,
-        "settlement_count": len(a.setl_ids), "reversal_count": a.reversal_count,
+        "settlement_count": a.settlements, "reversal_count": a.reversal_count,
         "assistance_fen": a.assistance, "reversals_fen": a.reversals, "adjustments_fen": adj,
         "net_due_fen": net, "assistance": yuan(a.assistance), "reversals": yuan(a.reversals),
         "adjustments_total": yuan(adj), "net_due": yuan(net), "instruction_count": a.instructions,

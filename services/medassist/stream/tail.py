@@ -39,6 +39,30 @@ def read_topic(bootstrap: str, topic: str, from_beginning: bool = True, follow: 
         consumer.close()
 
 
+def read_until(bootstrap: str, topic: str, end: dict[int, int],
+               max_records: int = 5000) -> Iterator[tuple[int, int, bytes]]:
+    """(partition, offset, value) of every message below `end` (partition -> offset), in
+    partition order per fetch; for readers that must say exactly what they read (month-end)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p, o in sorted(end.items()) if o > 0]
+        if not tps:
+            return
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        while True:
+            batch = consumer.poll(timeout_ms=500, max_records=max_records)
+            for tp, records in batch.items():
+                stop = end[tp.partition]
+                for r in records:
+                    if r.offset < stop:
+                        yield tp.partition, r.offset, r.value
+            if all(consumer.position(tp) >= end[tp.partition] for tp in tps):
+                return
+    finally:
+        consumer.close()
+
+
 def describe_dead_letter(raw: bytes) -> str:
     """A dead letter for a person to read: where (file:line, else topic[partition]@offset), why, the bytes."""
     d = orjson.loads(raw)
