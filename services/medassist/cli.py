@@ -106,6 +106,17 @@ def _feed(args: argparse.Namespace) -> int:
     topics = Topics(_prefix(args))
     n = feed_file(args.bootstrap, topics.events, args.file)
     print(f"fed {n} events to {topics.events}", file=sys.stderr)
+    if args.wait:
+        import os
+
+        from medassist.ops.cluster import end_total, wait_processed
+
+        group = os.environ.get("MEDASSIST_GROUP") or f"{topics.prefix}-workers"  # what `up` runs
+        try:
+            wait_processed(args.bootstrap, group, topics.events, end_total(args.bootstrap, topics.events),
+                           args.wait_timeout)
+        except TimeoutError as e:
+            raise CommandError(f"{e}: are the workers (group {group}) running? `medassist up` starts them") from None
     return EXIT_OK
 
 
@@ -276,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", type=argtypes.input_file, help="events, one JSON object per line")
     add_bootstrap(r)
     r.add_argument("--prefix", help="topic prefix (default: MEDASSIST_TOPIC_PREFIX, else `up`'s, else medassist)")
+    r.add_argument("--wait", action="store_true",
+                   help="then wait until the workers have finished every event on the topic (progress bar)")
+    r.add_argument("--wait-timeout", type=argtypes.positive_float, default=600.0, metavar="SECONDS",
+                   help="with --wait: give up after this long (exit 1)")
 
     r = command(sub, "tail", _tail, "print a topic's messages (dead letters: reason, source line, bytes)",
                 "medassist tail deadletters")
