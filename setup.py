@@ -19,9 +19,6 @@ COMPILED = [
     "services/medassist/engine/decide.py",
     "services/medassist/engine/state.py",
     "services/medassist/engine/money.py",
-    "services/medassist/engine/convert.py",
-    "services/medassist/engine/events.py",
-    "services/medassist/engine/checks_generated.py",  # validator.py's fused checks, generated from schemas/
     "services/medassist/engine/dates.py",
     "services/medassist/engine/decision.py",
     "services/medassist/engine/policy.py",

@@ -1,8 +1,7 @@
 """`medassist replay`: the engine over a JSONL file, with in-memory state.
 
-One decoded line goes through exactly the same steps as a message on the
-streaming path (decode -> fingerprint -> validate -> decide -> apply), so the two
-give the same decisions.
+One line goes through exactly the code a message on the streaming path goes
+through (engine/inbound.py: decode, decide), so the two give the same decisions.
 """
 
 from __future__ import annotations
@@ -15,9 +14,10 @@ from typing import IO, Any
 
 import orjson
 
+from medassist.engine import inbound
 from medassist.engine.decide import Engine
-from medassist.engine.decision import Decision, decision, invalid
-from medassist.engine.events import MAX_EVENT_BYTES, InvalidEvent, fingerprint, parse_event, too_large
+from medassist.engine.decision import Decision, invalid
+from medassist.engine.events import InvalidEvent, json_bytes
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.engine.state import apply_change
 from medassist.progress import Progress
@@ -33,29 +33,19 @@ class Replayer:
         self.store = MemoryStore()
 
     def feed(self, item: bytes | str | dict[str, Any]) -> list[Decision]:
-        if isinstance(item, dict):
-            obj: Any = item
-        else:
-            if len(item) > MAX_EVENT_BYTES:
-                return [invalid(None, too_large(len(item)))]
+        if isinstance(item, dict):  # tests and callers holding objects: the wire text of it
             try:
-                obj = orjson.loads(item)
-            except orjson.JSONDecodeError:
-                return [invalid(None, "event: not valid JSON")]
-        if not isinstance(obj, dict):
-            return [invalid(None, "event: not a JSON object")]
-        try:
-            fp = fingerprint(obj)  # before validation fills in defaults
-            ev = parse_event(obj)
-        except InvalidEvent as e:
-            return [invalid(obj, str(e))]
+                item = json_bytes(item)
+            except InvalidEvent as e:
+                return [invalid(e.obj, str(e))]
+        elif isinstance(item, str):
+            item = item.encode()
+        read = inbound.decode(item)
+        if isinstance(read, dict):
+            return [read]
+        ev, fp = read
         snap = self.store.load(ev.psn_no)
-        try:
-            decisions, change = self.engine.decide(snap, ev, fp)
-        except Exception as e:  # noqa: BLE001 - an engine bug must not stop the run; same decision as the stream's
-            return [decision(type(ev).__name__.lower(), ev.event_id, ev.psn_no, "invalid",
-                             reason=f"event: cannot be decided ({type(e).__name__})",
-                             setl_id=getattr(ev, "setl_id", None))]
+        decisions, change = inbound.decide(self.engine, snap, ev, fp)
         apply_change(snap, change)  # what store.apply does, on the state already in hand
         return decisions
 

@@ -38,7 +38,7 @@ def test_the_compiled_list_names_the_engine() -> None:
     for p in paths:
         assert (ROOT / p).is_file(), p
     names = {module_name(p) for p in paths}
-    assert {"medassist.engine.decide", "medassist.engine.events", "medassist.engine.policy",
+    assert {"medassist.engine.decide", "medassist.engine.policy",
             "medassist.replay"} <= names
 
 

@@ -1,9 +1,15 @@
-"""Typed events parsed from the wire contract, checked once at the edge.
+"""Typed events from the wire: decoded and checked once at the edge.
 
-The JSON Schemas in `schemas/` are the contract's machine-readable form; they
-are compiled once (fastjsonschema) and then the few rules a schema cannot say
-(amount arithmetic, dates that exist) are checked here. A failure raises
-`InvalidEvent` whose message starts with the field it is about.
+`decode_event` turns one JSON message into an engine event in two steps:
+- msgspec decodes it into a wire Struct (wire.py), checking all the JSON Schema says;
+- `_to_event` checks what a schema cannot say (dates that exist, amount arithmetic),
+  turns yuan text into integer fen and names fields as the engine reads them.
+
+A message either step refuses raises `InvalidEvent`, whose message starts with the field
+it is about. Those words are part of the contract (decisions and dead letters carry
+them), and msgspec words its errors its own way: for a refused message only, the schema
+is run once more with fastjsonschema, whose error names the field and the rule in the
+words decisions have always used.
 """
 
 from __future__ import annotations
@@ -11,18 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import fastjsonschema
+import msgspec
 import orjson
 
-from medassist.engine.convert import CONVERTERS
+from medassist.engine import wire
 from medassist.engine.dates import FIRST_DAY, LAST_DAY, is_date, shanghai_date
 from medassist.engine.money import MAX_FEN, MoneyError, to_fen
-from medassist.engine.validator import WRITE_COMMAND, Parse, Spec, compile_parse, inputs_digest
 from medassist.schemas import load_schema
 
 FUNDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "hifes_pay")
@@ -37,17 +41,18 @@ def too_large(n: int) -> str:
 
 
 class InvalidEvent(ValueError):
-    """The event breaks the contract; str() is the decision's `reason` ("field: why")."""
+    """The event breaks the contract; str() is the decision's `reason` ("field: why").
 
-    def __init__(self, field: str, why: str) -> None:
+    `obj` is the message as a JSON value when it could be read (the decision keeps its ids)."""
+
+    def __init__(self, field: str, why: str, obj: object = None) -> None:
         super().__init__(f"{field}: {why}")
         self.field = field
         self.why = why
+        self.obj = obj
 
 
-# init=False and a written __init__: mypyc compiles it, not the generated one (which stays interpreted); one per event
-@dataclass(slots=True, init=False)
-class Settlement:
+class Settlement(msgspec.Struct, gc=False):
     event_id: str
     setl_id: str
     psn_no: str
@@ -77,54 +82,15 @@ class Settlement:
     insutype: str
     residence: str | None
     inpatient_rated: bool
-    raw: dict[str, Any]
+    raw: str  # the message as it came: a policy that reaches back decides it again later
     year: int  # of setl_date: the year every accumulator is kept in
-
-    def __init__(self, event_id: str, setl_id: str, psn_no: str, admdvs: str, fixmedins_code: str,
-                 hosp_lv: str | None, designated: bool, med_type: str, opsp_kind: str | None, dise_codg: str,
-                 special_disease: bool, major_disease: bool, gend: str | None, age: int | None, begndate: str,
-                 setl_time: str, setl_date: str, medfee_fen: int, inscp_fen: int, fund_fen: int, insured: bool,
-                 emergency: bool, referral: bool, location: str, remote_reg_date: str | None, settlement_mode: str,
-                 insutype: str, residence: str | None, inpatient_rated: bool, raw: dict[str, Any], year: int) -> None:
-        self.event_id = event_id
-        self.setl_id = setl_id
-        self.psn_no = psn_no
-        self.admdvs = admdvs
-        self.fixmedins_code = fixmedins_code
-        self.hosp_lv = hosp_lv
-        self.designated = designated
-        self.med_type = med_type
-        self.opsp_kind = opsp_kind
-        self.dise_codg = dise_codg
-        self.special_disease = special_disease
-        self.major_disease = major_disease
-        self.gend = gend
-        self.age = age
-        self.begndate = begndate
-        self.setl_time = setl_time
-        self.setl_date = setl_date
-        self.medfee_fen = medfee_fen
-        self.inscp_fen = inscp_fen
-        self.fund_fen = fund_fen
-        self.insured = insured
-        self.emergency = emergency
-        self.referral = referral
-        self.location = location
-        self.remote_reg_date = remote_reg_date
-        self.settlement_mode = settlement_mode
-        self.insutype = insutype
-        self.residence = residence
-        self.inpatient_rated = inpatient_rated
-        self.raw = raw
-        self.year = year
 
     @property
     def inpatient(self) -> bool:
         return self.med_type.startswith("2")
 
 
-@dataclass(slots=True)
-class Eligibility:
+class Eligibility(msgspec.Struct, gc=False):
     event_id: str
     psn_no: str
     admdvs: str
@@ -136,8 +102,7 @@ class Eligibility:
     residence: str | None
 
 
-@dataclass(slots=True)
-class Reversal:
+class Reversal(msgspec.Struct, gc=False):
     event_id: str
     setl_id: str
     psn_no: str
@@ -145,8 +110,7 @@ class Reversal:
     setl_time: str | None
 
 
-@dataclass(slots=True)
-class Enrollment:
+class Enrollment(msgspec.Struct, gc=False):
     event_id: str
     psn_no: str
     admdvs: str
@@ -160,53 +124,281 @@ class Enrollment:
 
 
 Event = Settlement | Eligibility | Reversal | Enrollment
-
-_REQUIRED = re.compile(r"must contain \[(.*?)\] properties")
-
-
-def _validator(name: str) -> Callable[[dict[str, Any]], Any]:
-    return fastjsonschema.compile(load_schema(name))  # type: ignore[no-any-return]
+KINDS = wire.KINDS
 
 
-KINDS = ("settlement", "eligibility", "reversal", "enrollment")
-_VALIDATORS = {n: _validator(n) for n in KINDS}
-# The converted fields each kind's builder takes, in this order.
-_OUTPUTS = {
-    "settlement": ("setl_time", "medfee_sumamt", "inscp_scp_amt", *FUNDS, "begndate", "remote_reg_date"),
-    "eligibility": ("reported_at", "applied_at"),
-    "reversal": ("setl_time",),
-    "enrollment": ("contribution", "tier1_contribution", "enrolled_at"),
-}
+# ---- one message in ---------------------------------------------------------------------------------------------
 
 
-def fused_specs() -> dict[str, Spec]:
-    """What validator.compile_parse makes each kind's fused check-and-convert from."""
-    return {n: (load_schema(n), CONVERTERS, _OUTPUTS[n]) for n in KINDS}
-
-
-def _fused() -> dict[str, Parse | None]:
-    """The generated module's functions (compiled with the engine) while it matches the schemas; else exec'd ones."""
-    specs = fused_specs()
+def decode_event(data: bytes) -> tuple[Event, str]:
+    """(event, content fingerprint) of one JSON message, or InvalidEvent."""
+    if len(data) > MAX_EVENT_BYTES:
+        raise InvalidEvent("event", f"too large ({len(data)} bytes, limit {MAX_EVENT_BYTES})")
     try:
-        from medassist.engine import checks_generated
-    except ImportError:  # e.g. it names a converter convert.py no longer has
-        stale = "cannot be imported"
-    else:
-        if checks_generated.INPUTS == inputs_digest(specs) and set(checks_generated.PARSERS) == set(KINDS):
-            return {n: checks_generated.PARSERS[n] for n in KINDS}
-        stale = "was generated from other schemas"
-    warnings.warn(f"medassist.engine.checks_generated {stale}: using slower exec'd checks; run {WRITE_COMMAND}",
-                  RuntimeWarning, stacklevel=2)
-    return {n: compile_parse(*specs[n]) for n in KINDS}
+        w = wire.decoder.decode(data)
+        return _to_event(w, data), fingerprint(data)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, _SchemaRefuses) as e:
+        raise _explain(data, str(e)) from None
+    except InvalidEvent as e:
+        e.obj = orjson.loads(data)  # the decision keeps the ids it can find
+        raise
 
 
-# Fused check-and-convert for the common case; on a "not sure" fastjsonschema decides and names the field,
-# and the slow converters below name what else is wrong (see validator.py, convert.py).
-_FAST = _fused()
+def parse_event(obj: dict[str, Any] | bytes | str) -> Event:
+    """A wire object (a dict, or its JSON text) to a typed event, or InvalidEvent."""
+    if isinstance(obj, str):
+        obj = obj.encode()
+    elif not isinstance(obj, bytes):
+        obj = json_bytes(obj)
+    return decode_event(obj)[0]
 
 
-def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
-                  obj: dict[str, Any]) -> InvalidEvent:
+def fingerprint(data: bytes) -> str:
+    """Hash of a message's bytes, to tell a redelivery (the same bytes again) from a clash of event ids."""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def json_bytes(obj: object) -> bytes:
+    """The JSON text of a wire object held as Python data."""
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        # Nested deeper than orjson writes (it reads deeper): an extra field, which the contract ignores.
+        try:
+            return json.dumps(obj, separators=(",", ":")).encode()
+        except (RecursionError, ValueError, TypeError):
+            raise InvalidEvent("event", "nested too deeply", obj) from None
+
+
+# ---- what a schema cannot say -----------------------------------------------------------------------------------
+
+
+class _SchemaRefuses(Exception):
+    """An amount the schema refuses (msgspec hands amounts over as raw JSON text): explain the event."""
+
+
+def _to_event(w: wire.EventIn, data: bytes) -> Event:
+    if isinstance(w, wire.SettlementIn):
+        return _settlement(w, data)
+    if "{" in w.psn_no or "}" in w.psn_no:  # Redis keys use {psn_no} as their hash tag
+        raise InvalidEvent("psn_no", "contains { or }")
+    if isinstance(w, wire.EligibilityIn):
+        reported, applied = _day(w.reported_at, "reported_at"), _day(w.applied_at, "applied_at")
+        assert reported is not None
+        if applied is not None and applied > reported:
+            raise InvalidEvent("applied_at", "after reported_at (the approval)")
+        return Eligibility(w.event_id, w.psn_no, w.insuplc_admdvs, w.category, w.action, reported,
+                           w.dibao_class, applied, w.residence)
+    if isinstance(w, wire.ReversalIn):
+        if w.setl_time is not None:
+            _time_date(w.setl_time, "setl_time")
+        return Reversal(w.event_id, w.setl_id, w.psn_no, w.insuplc_admdvs, w.setl_time)
+    return _enrollment(w)
+
+
+def _settlement(w: wire.SettlementIn, data: bytes) -> Settlement:
+    amounts = (_amount(w.medfee_sumamt), _amount(w.inscp_scp_amt), _amount(w.hifp_pay), _amount(w.hifmi_pay),
+               _amount(w.hifob_pay), _amount(w.cvlserv_pay), _amount(w.hifes_pay))
+    if None in amounts:
+        raise _SchemaRefuses("an amount")
+    if "{" in w.psn_no or "}" in w.psn_no:
+        raise InvalidEvent("psn_no", "contains { or }")
+    setl_date = _time_date(w.setl_time, "setl_time")
+    medfee = _fen(amounts[0], "medfee_sumamt")
+    inscp = _fen(amounts[1], "inscp_scp_amt")
+    funds = 0
+    for amount, name in zip(amounts[2:], FUNDS, strict=True):
+        funds += _fen(amount, name)
+    if inscp > medfee:
+        raise InvalidEvent("inscp_scp_amt", "more than medfee_sumamt")
+    if funds > inscp:
+        raise InvalidEvent("inscp_scp_amt", "less than the fund payments on it")
+    begndate = _day(w.begndate, "begndate") or setl_date
+    if begndate > setl_date:
+        raise InvalidEvent("begndate", "after the settlement date")
+    remote = _day(w.remote_reg_date, "remote_reg_date")
+    hosp_lv = w.hosp_lv
+    return Settlement(
+        w.event_id, w.setl_id, w.psn_no, w.insuplc_admdvs, w.fixmedins_code,
+        hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
+        w.designated, w.med_type, w.opsp_kind, normalise_icd(w.dise_codg), w.special_disease, w.major_disease,
+        w.gend, None if w.age is None else int(w.age), begndate, w.setl_time, setl_date, medfee, inscp, funds,
+        w.insured, w.emergency, w.referral, w.location, remote, w.settlement_mode, w.insutype, w.residence,
+        w.inpatient_rated, data.decode(), int(setl_date[:4]),
+    )
+
+
+def _enrollment(w: wire.EnrollmentIn) -> Enrollment:
+    amount, tier1_amount = _amount(w.contribution), _amount(w.tier1_contribution)
+    if amount is None or tier1_amount is None:
+        raise _SchemaRefuses("an amount")
+    contribution = _fen(amount, "contribution")
+    tier1 = _fen(tier1_amount, "tier1_contribution") if w.tier1_contribution else None
+    enrolled = _day(w.enrolled_at, "enrolled_at")
+    year = int(w.year)  # 2024.0 counts as 2024: one year's accumulators, one duplicate check
+    if enrolled is not None and int(enrolled[:4]) not in (year, year - 1):
+        raise InvalidEvent("enrolled_at", "not in the contribution year or the year before")
+    return Enrollment(w.event_id, w.psn_no, w.insuplc_admdvs, year, w.insutype, int(w.tier), contribution, tier1,
+                      enrolled, w.residence)
+
+
+_MONEY = re.compile(wire.MONEY_PATTERN[:-1] + r"\Z")
+
+
+def _yuan(b: bytes) -> str | None:
+    """The decimal text of an amount as the wire wrote it ("" when absent), or None when the schema refuses it:
+    a string must match the schema's pattern, a number must not be below zero."""
+    if not b:
+        return ""
+    first = b[0]
+    if first == 0x22:  # a string
+        text = b[1:-1].decode() if b"\\" not in b else msgspec.json.decode(b)
+        return text if _MONEY.match(text) else None
+    if first == 0x2D:  # -: below zero unless it is -0 (which then reads as a negative amount)
+        try:
+            return b.decode() if Decimal(b.decode()) == 0 else None
+        except InvalidOperation:
+            return None
+    if 0x30 <= first <= 0x39:  # a JSON number (msgspec has checked its syntax)
+        return b.decode()
+    return None  # true, false, null, an object, an array
+
+
+def _to_fen(text: str) -> int | str:
+    """Yuan text (as _yuan gives it) to fen, exactly; or why the contract refuses it."""
+    if not text:
+        return 0
+    whole, dot, frac = text.partition(".")
+    if len(frac) <= 2 and whole.isdigit() and whole.isascii() and (not frac or frac.isdigit()):
+        fen = int(whole) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
+    else:  # more decimals, an exponent, -0: the long way
+        if "e" in text or "E" in text:
+            text = format(Decimal(text), "f")
+        try:
+            fen = to_fen(text)
+        except MoneyError as e:
+            return str(e)
+    return fen if fen <= MAX_FEN else "absurd amount (above 10,000,000.00 yuan)"
+
+
+# Amount as the wire wrote it -> fen, or why it is refused (str), or None when the schema refuses it. Most amounts
+# are "0" or repeat; bounded, so that hostile input cannot grow it for ever.
+_AMOUNTS: dict[bytes, int | str | None] = {}
+
+
+def _amount(raw: msgspec.Raw) -> int | str | None:
+    b = bytes(raw)
+    got = _AMOUNTS.get(b, _AMOUNTS)
+    if got is _AMOUNTS:
+        text = _yuan(b)
+        got = None if text is None else _to_fen(text)
+        if len(_AMOUNTS) < 200_000:
+            _AMOUNTS[b] = got
+    return got  # type: ignore[return-value]
+
+
+def _fen(amount: int | str | None, field: str) -> int:
+    if amount.__class__ is int:
+        return amount  # type: ignore[return-value]
+    raise InvalidEvent(field, str(amount))
+
+
+# A year of events names a few hundred days: remember which texts are usable days (bounded against hostile input).
+_DAYS: dict[str, str | None] = {}
+
+
+def _day_why(v: str) -> str | None:
+    """Why a YYYY-MM-DD text is not a usable day, or None."""
+    why = _DAYS.get(v, "")
+    if why == "":
+        why = None if is_date(v) and FIRST_DAY <= v <= LAST_DAY else (
+            "not a calendar date" if not is_date(v) else f"out of range ({FIRST_DAY} to {LAST_DAY})")
+        if len(_DAYS) < 100_000:
+            _DAYS[v] = why
+    return why
+
+
+def _day(v: str | None, field: str) -> str | None:
+    if v is None:
+        return None
+    why = _day_why(v)
+    if why is not None:
+        raise InvalidEvent(field, why)
+    return v
+
+
+def _time_date(ts: str, field: str) -> str:
+    """The Shanghai date of an event time, or InvalidEvent naming `field`."""
+    if len(ts) == 25 and ts.endswith("+08:00"):  # the common case, digits already checked by the wire pattern
+        clock = ts[11:19]
+        if clock < "24" and clock[3:5] < "60" and clock[6:] < "60":
+            day = ts[:10]
+            if _day_why(day) is None:
+                return day
+    try:
+        day = shanghai_date(ts)
+    except ValueError:
+        raise InvalidEvent(field, "not an ISO 8601 time with offset") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidEvent(field, f"out of range ({FIRST_DAY} to {LAST_DAY})")
+    return day
+
+
+def normalise_icd(code: str | None) -> str:
+    """'c50.901' -> 'C50901': upper case, dots and spaces dropped (prefix matching follows)."""
+    if not code:
+        return ""
+    return code.upper().replace(".", "").replace(" ", "")
+
+
+# ---- why a message was refused ----------------------------------------------------------------------------------
+
+_SCHEMAS = {kind: fastjsonschema.compile(load_schema(kind)) for kind in KINDS}
+_REQUIRED = re.compile(r"must contain \[(.*?)\] properties")
+_PATTERN_WHY = {
+    wire.MONEY_PATTERN: "not a decimal amount",
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "not a YYYY-MM-DD date",
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$":
+        "not an ISO 8601 time with offset",
+    r"^[\x21-\x7e]+$": "not printable ASCII without spaces",
+    r"^[0-9]{6}$": "not a six-digit administrative division code",
+}
+OPSP_REQUIRED = "med_type 14 must carry opsp_kind"
+
+
+def _explain(data: bytes, refusal: str) -> InvalidEvent:
+    """The InvalidEvent of a message msgspec refused, in the contract's words (`refusal`: msgspec's own)."""
+    try:
+        obj: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return InvalidEvent("event", "not valid JSON")
+    if not isinstance(obj, dict):
+        return InvalidEvent("event", "not a JSON object", obj)
+    kind = obj.get("type")
+    if kind.__class__ is not str or kind not in _SCHEMAS:
+        return InvalidEvent("type", f"unknown event type {kind!r}", obj)
+    try:
+        _SCHEMAS[kind](obj)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        e = _schema_error(exc, kind, obj)
+        e.obj = obj
+        return e
+    # The schema takes it: then msgspec refused what the schema cannot say, or what it cannot read at all.
+    try:
+        _to_event(wire.decoder.decode(data), data)
+    except InvalidEvent as e:
+        e.obj = obj
+        return e
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, _SchemaRefuses):
+        pass
+    why = "nested too deeply" if "recursion" in refusal else refusal
+    return InvalidEvent("event", why, obj)
+
+
+def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str, obj: dict[str, Any]) -> InvalidEvent:
+    if kind == "settlement" and obj.get("med_type") == "14" and obj.get("opsp_kind") is None and (
+            exc.name in ("data", "data.opsp_kind")):
+        return InvalidEvent("opsp_kind", OPSP_REQUIRED)  # the schema's if/then: no words of its own
     if _REQUIRED.search(exc.message) and exc.name == "data":
         missing = [k for k in load_schema(kind)["required"] if k not in obj]
         if missing:
@@ -218,183 +410,9 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException, kind: str,
         why = "negative amount"
     if exc.rule == "pattern" and isinstance(exc.value, str):  # say what is wrong, not the regex
         why = _PATTERN_WHY.get(exc.rule_definition, why)
-        if exc.rule_definition == _MONEY_PATTERN:
+        if exc.rule_definition == wire.MONEY_PATTERN:
             try:
                 to_fen(exc.value)
             except MoneyError as e:
                 why = str(e)
     return InvalidEvent(field.split("[")[0], why or "invalid")
-
-
-_MONEY_PATTERN = r"^[0-9]{1,12}(\.[0-9]{0,2})?$"
-_PATTERN_WHY = {
-    _MONEY_PATTERN: "not a decimal amount",
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "not a YYYY-MM-DD date",
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$":
-        "not an ISO 8601 time with offset",
-    r"^[\x21-\x7e]+$": "not printable ASCII without spaces",
-    r"^[0-9]{6}$": "not a six-digit administrative division code",
-}
-
-
-def fingerprint(obj: dict[str, Any]) -> str:
-    """Content hash of an event, to tell a redelivery from a clash of event ids."""
-    try:
-        text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        # Nested deeper than orjson writes (it reads deeper): an extra field, which the contract ignores.
-        try:
-            text = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-        except (RecursionError, ValueError):
-            raise InvalidEvent("event", "nested too deeply") from None
-    return hashlib.blake2b(text, digest_size=8).hexdigest()
-
-
-def _fen(d: dict[str, Any], key: str) -> int:
-    v = d.get(key)
-    if v is None:
-        return 0
-    if v.__class__ is str and len(v) <= 11:
-        # The schema has vetted the digits (<= 12 before the point, <= 2 after): the common case.
-        whole, _, frac = v.partition(".")
-        fen = int(whole) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
-        if fen <= MAX_FEN:
-            return fen
-    try:
-        return to_fen(v)
-    except MoneyError as e:
-        raise InvalidEvent(key, str(e)) from None
-
-
-def _date(d: dict[str, Any], key: str) -> str | None:
-    v = d.get(key)
-    if v is None:
-        return None
-    if not is_date(v):
-        raise InvalidEvent(key, "not a calendar date")
-    if not FIRST_DAY <= v <= LAST_DAY:
-        raise InvalidEvent(key, f"out of range ({FIRST_DAY} to {LAST_DAY})")
-    return str(v)
-
-
-def _time_date(ts: str, key: str) -> str:
-    """The Shanghai date of an event time, or InvalidEvent naming `key`."""
-    try:
-        day = shanghai_date(ts)
-    except ValueError:
-        raise InvalidEvent(key, "not an ISO 8601 time with offset") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise InvalidEvent(key, f"out of range ({FIRST_DAY} to {LAST_DAY})")
-    return day
-
-
-def normalise_icd(code: str | None) -> str:
-    """'c50.901' -> 'C50901': upper case, dots and spaces dropped (prefix matching follows)."""
-    if not code:
-        return ""
-    return code.upper().replace(".", "").replace(" ", "")
-
-
-def parse_event(obj: object) -> Event:
-    """A wire object (already JSON-decoded) to a typed event, or InvalidEvent."""
-    if not isinstance(obj, dict):
-        raise InvalidEvent("event", "not a JSON object")
-    kind = obj.get("type")
-    if kind.__class__ is not str or kind not in _VALIDATORS:
-        raise InvalidEvent("type", f"unknown event type {kind!r}")
-    fast = _FAST[kind]
-    conv = None if fast is None else fast(obj)
-    if conv is None:
-        try:
-            _VALIDATORS[kind](obj)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            raise _schema_error(exc, kind, obj) from None
-    psn_no = obj["psn_no"]
-    if "{" in psn_no or "}" in psn_no:  # Redis keys use {psn_no} as their hash tag
-        raise InvalidEvent("psn_no", "contains { or }")
-    if kind == "settlement":
-        return _settlement(obj, conv or _settlement_values(obj))
-    if kind == "eligibility":
-        return _eligibility(obj, conv or (_date(obj, "reported_at"), _date(obj, "applied_at")))
-    if kind == "reversal":
-        return _reversal(obj, conv or (_setl_time(obj),))
-    return _enrollment(obj, conv or _enrollment_values(obj))
-
-
-def _setl_time(d: dict[str, Any]) -> str | None:
-    ts = d.get("setl_time")
-    return None if ts is None else _time_date(ts, "setl_time")
-
-
-def _settlement_values(d: dict[str, Any]) -> tuple[Any, ...]:
-    """What the fused check would have converted, each error naming its field in the same order."""
-    setl_date = _time_date(d["setl_time"], "setl_time")
-    medfee, inscp = _fen(d, "medfee_sumamt"), _fen(d, "inscp_scp_amt")
-    funds = [_fen(d, k) for k in FUNDS]
-    if inscp > medfee:
-        raise InvalidEvent("inscp_scp_amt", "more than medfee_sumamt")
-    if sum(funds) > inscp:
-        raise InvalidEvent("inscp_scp_amt", "less than the fund payments on it")
-    begndate = _date(d, "begndate")
-    if begndate is not None and begndate > setl_date:
-        raise InvalidEvent("begndate", "after the settlement date")
-    return (setl_date, medfee, inscp, *funds, begndate, _date(d, "remote_reg_date"))
-
-
-def _settlement(d: dict[str, Any], conv: tuple[Any, ...]) -> Settlement:
-    setl_date, medfee, inscp, f1, f2, f3, f4, f5, begndate, remote = conv
-    medfee = medfee or 0  # absent converts to None
-    inscp = inscp or 0
-    funds = (f1 or 0) + (f2 or 0) + (f3 or 0) + (f4 or 0) + (f5 or 0)
-    if inscp > medfee:
-        raise InvalidEvent("inscp_scp_amt", "more than medfee_sumamt")
-    if funds > inscp:
-        raise InvalidEvent("inscp_scp_amt", "less than the fund payments on it")
-    begndate = begndate or setl_date
-    if begndate > setl_date:
-        raise InvalidEvent("begndate", "after the settlement date")
-    g = d.get
-    hosp_lv = g("hosp_lv")
-    return Settlement(
-        d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], d["fixmedins_code"],
-        hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
-        g("designated", True), d["med_type"], g("opsp_kind"), normalise_icd(g("dise_codg")),
-        g("special_disease", False), g("major_disease", False), g("gend"), _integer(g("age")), begndate,
-        d["setl_time"], setl_date, medfee, inscp, funds, g("insured", True), g("emergency", False),
-        g("referral", False), g("location", "local"), remote, g("settlement_mode", "direct"),
-        g("insutype", "390"), g("residence"), g("inpatient_rated", False), d, int(setl_date[:4]),
-    )
-
-
-def _integer(v: Any) -> Any:
-    """A JSON integer as an int: the schema's "integer" also takes 2024.0, which must count as 2024
-    (one year's accumulators, one duplicate check) and be echoed as 2024."""
-    return v if v is None or v.__class__ is int else int(v)
-
-
-def _eligibility(d: dict[str, Any], conv: tuple[Any, ...]) -> Eligibility:
-    reported, applied = conv
-    assert reported is not None
-    if applied is not None and applied > reported:
-        raise InvalidEvent("applied_at", "after reported_at (the approval)")
-    return Eligibility(d["event_id"], d["psn_no"], d["insuplc_admdvs"], d["category"], d["action"],
-                       reported, d.get("dibao_class"), applied, d.get("residence"))
-
-
-def _reversal(d: dict[str, Any], conv: tuple[Any, ...]) -> Reversal:
-    return Reversal(d["event_id"], d["setl_id"], d["psn_no"], d["insuplc_admdvs"], d.get("setl_time"))
-
-
-def _enrollment_values(d: dict[str, Any]) -> tuple[Any, ...]:
-    contribution = _fen(d, "contribution")
-    tier1 = _fen(d, "tier1_contribution") if d.get("tier1_contribution") is not None else None
-    return contribution, tier1, _date(d, "enrolled_at")
-
-
-def _enrollment(d: dict[str, Any], conv: tuple[Any, ...]) -> Enrollment:
-    contribution, tier1, enrolled = conv
-    year = _integer(d["year"])
-    if enrolled is not None and int(enrolled[:4]) not in (year, year - 1):
-        raise InvalidEvent("enrolled_at", "not in the contribution year or the year before")
-    return Enrollment(d["event_id"], d["psn_no"], d["insuplc_admdvs"], year, d["insutype"],
-                      _integer(d.get("tier", 1)), contribution, tier1, enrolled, d.get("residence"))

@@ -13,13 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
+from medassist.engine import inbound
 from medassist.engine.decide import Engine
-from medassist.engine.decision import Decision, decision, invalid
-from medassist.engine.events import MAX_EVENT_BYTES, Event, InvalidEvent, fingerprint, parse_event, too_large
+from medassist.engine.decision import Decision, decision
+from medassist.engine.events import Event
 from medassist.engine.state import apply_change
 from medassist.monitoring import publish as early_warnings
 from medassist.ops.metrics import Metrics
@@ -53,28 +53,22 @@ class PersistentConflict(RuntimeError):
 
 def decode(m: InMessage) -> tuple[Event | None, str, list[Decision]]:
     """(event, fingerprint, []) or (None, '', [invalid decision])."""
-    if m.value is None:  # a tombstone: nothing to decide
-        return None, "", [invalid(None, "event: no value (tombstone)")]
-    if len(m.value) > MAX_EVENT_BYTES:
-        return None, "", [invalid(None, too_large(len(m.value)))]
-    try:
-        obj: Any = orjson.loads(m.value)
-    except orjson.JSONDecodeError:
-        return None, "", [invalid(None, "event: not valid JSON")]
-    if not isinstance(obj, dict):
-        return None, "", [invalid(None, "event: not a JSON object")]
-    try:
-        fp = fingerprint(obj)  # may refuse an event nested too deeply to hash
-        ev = parse_event(obj)
-    except InvalidEvent as e:
-        return None, "", [invalid(obj, str(e))]
+    read = inbound.decode(m.value)
+    if isinstance(read, dict):
+        return None, "", [read]
+    ev, fp = read
     # Per-person order rests on the key: an event keyed otherwise may sit on another
     # partition, decided concurrently with (or before) the person's earlier events.
     if m.key is None:
-        return None, "", [invalid(obj, "key: missing (events are keyed by psn_no)")]
+        return None, "", [_refused(ev, "key: missing (events are keyed by psn_no)")]
     if m.key != ev.psn_no.encode():
-        return None, "", [invalid(obj, "key: not the event's psn_no")]
+        return None, "", [_refused(ev, "key: not the event's psn_no")]
     return ev, fp, []
+
+
+def _refused(ev: Event, reason: str) -> Decision:
+    return decision(type(ev).__name__.lower(), ev.event_id, ev.psn_no, "invalid", reason=reason,
+                    setl_id=getattr(ev, "setl_id", None))
 
 
 class Processor:
@@ -116,15 +110,9 @@ class Processor:
             snap = snaps[psn]
             ver = snap.version
             for i, ev, fp in evs:
-                try:
-                    decisions, change = self.engine.decide(snap.state, ev, fp)
-                except Exception as e:  # noqa: BLE001 - an engine bug must not stop the stream
-                    results[i] = [decision(type(ev).__name__.lower(), ev.event_id, ev.psn_no, "invalid",
-                                           reason=f"event: cannot be decided ({type(e).__name__})",
-                                           setl_id=getattr(ev, "setl_id", None))]
-                    continue
+                decisions, change = inbound.decide(self.engine, snap.state, ev, fp)
                 if change.empty():
-                    if decisions:  # a reused event id: nothing to store, only to report
+                    if decisions:  # a reused event id or an engine error: nothing to store, only to report
                         results[i] = decisions
                     else:  # already applied: publish again what was decided then
                         redelivered.append((psn, i, ev))
