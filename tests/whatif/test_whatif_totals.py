@@ -13,7 +13,7 @@ import pytest
 from medassist.bench.generate import population
 from medassist.engine.policy import POLICY_DIR, PolicyError
 from medassist.replay import replay_file
-from medassist.whatif.change import PolicySpec
+from medassist.whatif.change import PolicySpec, spec_from_args
 from medassist.whatif.run import run_whatif
 
 # (assignment, file, text in the file, the same text as a person would edit it)
@@ -125,3 +125,24 @@ def test_a_change_that_does_not_check_is_refused_before_anything_runs(
     with pytest.raises(PolicyError, match=words.replace(".", r"\.")):
         run_whatif(str(events), PolicySpec(None, (assignment,)), progress_to=said)
     assert said.getvalue() == ""  # no share started
+
+
+def test_a_change_file_and_a_whole_variant_file_say_the_same_as_set(events: Path, tmp_path: Path) -> None:
+    assignment, name, old, new = CHANGES[4]
+    changes = tmp_path / "changes.yaml"
+    changes.write_text(f"title: Lanzhou's tilt from 5,000 yuan\nset:\n  - {assignment}\n", encoding="utf-8")
+    (tmp_path / "variants").mkdir()
+    variant = tmp_path / "variants" / name  # named for its policy_id, as every policy file
+    variant.write_text((POLICY_DIR / name).read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    by_set = run_whatif(str(events), spec_from_args([assignment], [], None), progress_to=io.StringIO()).summary()
+    by_file = spec_from_args([], [str(changes)], None)
+    assert by_file.title == "Lanzhou's tilt from 5,000 yuan"
+    s1 = run_whatif(str(events), by_file, progress_to=io.StringIO()).summary()
+    s2 = run_whatif(str(events), spec_from_args([], [str(variant)], None), progress_to=io.StringIO()).summary()
+    for s in (s1, s2):
+        assert (s["baseline_fen"], s["variant_fen"], s["people_gaining"], s["people_losing"]) == \
+            (by_set["baseline_fen"], by_set["variant_fen"], by_set["people_gaining"], by_set["people_losing"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("set: [lanzhou-2022:tilt.threshold=-5]\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="tilt.threshold"):
+        run_whatif(str(events), spec_from_args([], [str(bad)], None), progress_to=io.StringIO())

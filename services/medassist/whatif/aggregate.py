@@ -123,6 +123,7 @@ class ShareTally:
         self.out = Partial()
         self.person: dict[str, list[int]] = {}
         self.stays: dict[str, int] = {}  # setl_id -> its burden before assistance, until reversed
+        self.common = Scenario()  # money decided alike under both: added once, merged into each at the end
 
     def _entry(self, psn: str) -> list[int]:
         e = self.person.get(psn)
@@ -131,22 +132,33 @@ class ShareTally:
         return e
 
     def add(self, raw: bytes, base: list[Decision], var: list[Decision]) -> None:
+        """One event's decisions under each; `var is base` when the variant's are the baseline's."""
         out = self.out
         out.events += 1
+        same = var is base
+        money = self.common if same else out.base
         for d in base:
             if d["status"] == "invalid":
                 out.invalid += 1
                 continue
             psn = d["psn_no"]
             e = self._entry(psn)
-            out.base.add(d)
+            money.add(d)
             fen = d["assistance_fen"]
             e[BASE] += fen
             kind = d["type"]
-            if kind == "settlement" or kind == "reversal":
+            settles = kind == "settlement" or kind == "reversal"
+            if settles:
                 e[BASE_SETL] += fen
-            if d.get("warnings"):
+            warned = 1 if d.get("warnings") else 0
+            if warned:
                 e[WARN_BASE] = 1
+            if same:
+                e[VAR] += fen
+                if settles:
+                    e[VAR_SETL] += fen
+                if warned:
+                    e[WARN_VAR] = 1
             if d.get("warning_gaps"):
                 e[GAP] = 1
             if kind == "settlement" and d["event_id"] is not None and d["reason"] not in NOT_A_STAY \
@@ -157,6 +169,8 @@ class ShareTally:
                     e[OOP] += stay[1]
             elif kind == "reversal" and d["status"] == "reversed":
                 e[OOP] -= self.stays.pop(d["setl_id"], 0)
+        if same:
+            return
         for d in var:
             if d["status"] == "invalid":
                 continue
@@ -171,6 +185,8 @@ class ShareTally:
 
     def finish(self) -> Partial:
         out = self.out
+        out.base.merge(self.common)
+        out.var.merge(self.common)
         out.people = len(self.person)
         for psn, e in self.person.items():
             if e[BASE] != e[VAR]:
