@@ -88,3 +88,22 @@ def test_replay_refuses_to_start_on_a_faulty_policy_file(tmp_path: Path) -> None
     assert done.returncode != 0 and done.stdout == ""
     assert ("1 fault(s) in the policy files (`medassist policy check` lists them); the first: lanzhou-2022.yaml:11: "
             "effective_to: '2027-02-29' is not a real date") in done.stderr
+
+
+def test_policy_show_gives_each_parameter_in_force_with_its_clause(capsys: pytest.CaptureFixture[str]) -> None:
+    import orjson
+    from medassist.cli import main
+
+    assert main(["policy", "show", "qinhuangdao-2023", "--on", "2024-03-01", "--json"]) == 0
+    info = orjson.loads(capsys.readouterr().out)
+    assert info["in_force"] and info["document"]["title"] == "秦皇岛市医疗救助办法"
+    assert info["parameters"]["caps.inpatient"] == {"value": 20000, "unit": "yuan", "ref": "§二(三)2",
+                                                    "since": "2023-01-01"}
+    assert info["parameters"]["premium_subsidy.categories.monitored_rural.ratio"] == {
+        "value": "0.70", "unit": "ratio", "ref": "§二(二)1", "since": "2024-01-01"}
+    assert {"rule": "tilt", "ref": "§二(三)3", "when": {}} in info["rules"]
+    assert main(["policy", "show", "qinhuangdao-2023", "--on", "2024-03-01"]) == 0
+    text = capsys.readouterr().out
+    assert "caps.inpatient" in text and "20000 yuan   §二(三)2   (since 2023-01-01)" in text
+    assert main(["policy", "show", "qinhuangdao-2023", "--on", "2022-03-01"]) == 0
+    assert "NOT in force on this day" in capsys.readouterr().out

@@ -20,6 +20,14 @@ def test_the_schema_enum_is_the_registry() -> None:
     assert schema["allOf"][0]["else"]["properties"]["reason"]["enum"] == [None, *codes]
 
 
+def test_the_dead_letter_reason_code_is_the_registry_or_an_invalid_field() -> None:
+    schema = load_schema("deadletter")["properties"]["reason_code"]
+    assert schema["anyOf"][0]["enum"] == list(load_refusal_codes())
+    v = jsonschema.Draft7Validator(schema)
+    assert v.is_valid("unknown_region") and v.is_valid("invalid:opsp_kind") and v.is_valid("no_policy_in_force")
+    assert not v.is_valid("no_policy") and not v.is_valid("invalid:")
+
+
 def test_the_docs_page_is_made_from_the_registry() -> None:
     assert (ROOT / "docs" / "refusal-codes.md").read_text(encoding="utf-8") == refusal_codes_markdown()
 
