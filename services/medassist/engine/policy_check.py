@@ -8,6 +8,7 @@ ratios within 0-1), and across files (one policy in force per region and day).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,12 +30,13 @@ from medassist.engine.policy_source import (
     parameters,
     real_date,
     source_path,
+    split_path,
 )
 from medassist.engine.vocabulary import RefusalCode, Vocabulary
 from medassist.schemas import load_schema
 
 REF_PATTERN = r"§[一二三四五六七八九十百]+(\([一二三四五六七八九十]+\))*[0-9]*(\([0-9]+\))?"
-_REF = __import__("re").compile(rf"^{REF_PATTERN}(, ?{REF_PATTERN})*$")
+_REF = re.compile(rf"^{REF_PATTERN}(, ?{REF_PATTERN})*$")
 ENTRY_KEYS = ("value", "unit", "ref")
 UNITS = {"yuan": "an amount in yuan", "ratio": "a ratio from 0 to 1", "days": "whole days",
          "months": "whole months"}
@@ -459,7 +461,6 @@ def check_source(src: PolicySource, vocab: Vocabulary, codes: dict[str, RefusalC
 
 
 def _segments(path: str) -> list[str | int]:
-    from medassist.engine.policy_source import split_path
     return split_path(path) if path else []
 
 
