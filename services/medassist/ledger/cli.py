@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from medassist import argtypes
+from medassist.security.kafka import kafka_options
 
 
 def add_arguments(r: argparse.ArgumentParser) -> None:
@@ -95,7 +96,7 @@ def _statement(args: argparse.Namespace, bootstrap: str, book: Any, topics: Any)
 def _publish(bootstrap: str, topic: str, movements: list[dict[str, Any]]) -> None:
     from kafka import KafkaProducer
 
-    p = KafkaProducer(bootstrap_servers=bootstrap.split(","))
+    p = KafkaProducer(bootstrap_servers=bootstrap.split(","), **kafka_options())
     for mv in movements:
         p.send(topic, key=mv["county"].encode(), value=orjson.dumps(mv))
     p.flush()

@@ -26,6 +26,7 @@ from medassist.ledger.metrics import LedgerMetrics
 from medassist.ledger.postings import LedgerError, Posting, from_instruction, from_movement
 from medassist.ledger.redis_book import RedisBook
 from medassist.ledger.statements import fund_statements
+from medassist.security.kafka import kafka_options
 from medassist.security.signing import Verifier, verifier_from_env
 from medassist.stream.topics import Topics, end_offsets
 
@@ -115,7 +116,7 @@ class LedgerConsumer:
         self.names = (topics.instructions, funds_topic(topics))
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=group,
                                       enable_auto_commit=False, auto_offset_reset="earliest",
-                                      client_id="medassist-ledger")
+                                      client_id="medassist-ledger", **kafka_options())
 
     def close(self) -> None:
         self.consumer.close()

@@ -28,6 +28,7 @@ from medassist.monthend.instructions import StreamSource
 from medassist.monthend.metrics import MonthEndMetrics
 from medassist.monthend.reconcile import reconcile
 from medassist.schemas import load_schema
+from medassist.security.kafka import kafka_options
 from medassist.state.redis_client import sync_client
 from medassist.stream.topics import Topics
 
@@ -81,7 +82,7 @@ def load_figures(opts: Options) -> figs.Figures | None:
 def publish(bootstrap: str, topic: str, messages: list[tuple[str, dict[str, Any]]]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5, **kafka_options())
     try:
         for key, value in messages:
             producer.send(topic, key=key.encode(), value=orjson.dumps(value))

@@ -13,6 +13,7 @@ from typing import Any
 
 from medassist.ops.config import WorkerConfig
 from medassist.progress import Progress
+from medassist.security.kafka import kafka_options
 from medassist.stream.topics import end_offsets
 
 
@@ -91,7 +92,8 @@ def committed_total(bootstrap: str, group: str, topic: str, admin: Any = None) -
 
     own = admin is None
     if own:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000,
+                                 **kafka_options())
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:
@@ -131,7 +133,8 @@ def wait_processed(bootstrap: str, group: str, topic: str, expected: int, timeou
             note = ""
             try:
                 if admin is None:  # one client for the whole wait: a new one per poll costs a connection
-                    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
+                    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000,
+                                             **kafka_options())
                 done = committed_total(bootstrap, group, topic, admin)
                 if done == 0:
                     note = "the workers are joining the consumer group"

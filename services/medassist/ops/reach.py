@@ -16,11 +16,15 @@ TIMEOUT_S = 2.0
 
 def check_broker(s: Setting, timeout_s: float = TIMEOUT_S) -> None:
     """At least one bootstrap address accepts a connection and answers a Kafka ApiVersions request."""
+    from medassist.security.kafka import KafkaSecurity
+
+    tls = KafkaSecurity.from_env().ssl_context()  # a TLS listener answers ApiVersions inside TLS (before SASL)
     errors = []
     for hp in s.value.split(","):
         host, _, port = hp.strip().rpartition(":")
         try:
-            with socket.create_connection((host, int(port)), timeout=timeout_s) as conn:
+            with socket.create_connection((host, int(port)), timeout=timeout_s) as raw, \
+                    (tls.wrap_socket(raw, server_hostname=host) if tls else raw) as conn:
                 conn.settimeout(timeout_s)
                 # ApiVersions v0, correlation id 1, client id "medassist": a broker answers it at once;
                 # a port held by something else (Redis, a web server) does not answer like one.

@@ -21,6 +21,8 @@ from collections.abc import Coroutine, Generator
 from pathlib import Path
 from typing import Any
 
+from medassist.security.kafka import KafkaSecurity
+
 
 def faust_app_kwargs(bootstrap: str, group_id: str, *, fast: bool = False,
                      datadir: str | Path | None = None) -> dict[str, Any]:
@@ -45,6 +47,7 @@ def faust_app_kwargs(bootstrap: str, group_id: str, *, fast: bool = False,
         "stream_wait_empty": True,  # drain in-flight events before giving partitions up
         "worker_redirect_stdouts": False,
     }
+    kw.update(KafkaSecurity.from_env().faust())  # TLS / SASL from MEDASSIST_KAFKA_* (security/kafka.py)
     if datadir is not None:
         kw["datadir"] = str(datadir)
     if fast:

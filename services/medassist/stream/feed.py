@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import orjson
 
 from medassist.progress import Progress, count_lines
+from medassist.security.kafka import kafka_options
 
 SOURCE_FILE = "medassist-source-file"  # record headers: where the line came from
 SOURCE_LINE = "medassist-source-line"
@@ -47,7 +48,7 @@ def feed_lines(bootstrap: str, topic: str, lines: Iterable[bytes], source: str |
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5,
-                             batch_size=512 * 1024, enable_idempotence=True)
+                             batch_size=512 * 1024, enable_idempotence=True, **kafka_options())
     n = 0
     src = source.encode() if source is not None else None
     try:

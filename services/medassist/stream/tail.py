@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from medassist.security.kafka import kafka_options
 from medassist.stream.topics import end_offsets
 
 
@@ -15,7 +16,7 @@ def read_topic(bootstrap: str, topic: str, from_beginning: bool = True, follow: 
                idle_timeout_s: float = 2.0, max_records: int = 5000) -> Iterator[bytes]:
     """Every message value of `topic`; stops at the end unless `follow`."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=int(idle_timeout_s * 1000))
+                             group_id=None, consumer_timeout_ms=int(idle_timeout_s * 1000), **kafka_options())
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from medassist.security.kafka import kafka_options
+
 DEFAULT_PREFIX = "medassist"
 
 
@@ -69,7 +71,7 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int = 1,
 
     wanted = list(dict.fromkeys(names))
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="medassist-topics",
-                             request_timeout_ms=int(timeout_s * 1000))
+                             request_timeout_ms=int(timeout_s * 1000), **kafka_options())
     try:
         existing = set(admin.list_topics())
         missing = [n for n in wanted if n not in existing]
@@ -107,7 +109,7 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None, client_id="medassist-end-offsets")
+                             group_id=None, client_id="medassist-end-offsets", **kafka_options())
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

@@ -30,6 +30,7 @@ from medassist.engine.decide import Engine
 from medassist.engine.policy import load_policies
 from medassist.ops.config import WorkerConfig
 from medassist.ops.metrics import Metrics
+from medassist.security.kafka import KafkaSecurity
 from medassist.security.signing import signer_from_env
 from medassist.state.redis_store import RedisStore
 from medassist.stream.batch_publish import BatchPublisher
@@ -69,7 +70,8 @@ async def start_producer(bootstrap: str) -> AIOKafkaProducer:
     because every output carries a deterministic id that consumers deduplicate on.
     """
     servers = bootstrap.split(",")
-    common: dict[str, Any] = {"acks": "all", "linger_ms": 2, "max_batch_size": 256 * 1024}
+    common: dict[str, Any] = {"acks": "all", "linger_ms": 2, "max_batch_size": 256 * 1024,
+                              **KafkaSecurity.from_env().aiokafka()}
     producer = AIOKafkaProducer(bootstrap_servers=servers, enable_idempotence=True, **common)
     try:
         await producer.start()

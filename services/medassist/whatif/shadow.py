@@ -14,6 +14,7 @@ from pathlib import Path
 
 from medassist.ops.cluster import WorkerProcess
 from medassist.ops.config import WorkerConfig
+from medassist.security.signing import generate_keys
 from medassist.stream.topics import Topics, ensure_topics
 from medassist.whatif.change import PolicySpec, books, write_variant_dir
 
@@ -46,4 +47,7 @@ def start_shadow(spec: PolicySpec, shadow: Shadow, workdir: Path, workers: int =
     outputs = [t for t in cfg.topics.all() if t != cfg.topics.events]  # the cluster's topic is not ours
     ensure_topics(shadow.bootstrap, outputs, shadow.partitions)
     env = {"MEDASSIST_POLICIES": str(policies)}
+    # A key of its own that no verifier trusts: a shadow's instructions, copied onto the real topic,
+    # would be refused by the ledger and month-end (unknown_key), never paid.
+    env.update(generate_keys(workdir / "shadow-signing-key", f"whatif-{shadow.prefix}"))
     return [WorkerProcess(cfg, f"{shadow.prefix}-{i}", workdir, env=env).start() for i in range(workers)]
