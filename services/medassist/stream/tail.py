@@ -44,7 +44,8 @@ def read_until(bootstrap: str, topic: str, end: dict[int, int],
                max_records: int = 5000) -> Iterator[tuple[int, int, bytes]]:
     """(partition, offset, value) of every message below `end` (partition -> offset), in
     partition order per fetch; for readers that must say exactly what they read (month-end)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None,
+                             **kafka_options())
     try:
         tps = [TopicPartition(topic, p) for p, o in sorted(end.items()) if o > 0]
         if not tps:
