@@ -17,7 +17,7 @@ import orjson
 from medassist.engine import inbound
 from medassist.engine.decide import Engine
 from medassist.engine.decision import Decision, invalid
-from medassist.engine.events import InvalidEvent, json_bytes
+from medassist.engine.events import Event, InvalidEvent, json_bytes
 from medassist.engine.policy import PolicyBook, load_policies
 from medassist.engine.state import apply_change
 from medassist.progress import Progress
@@ -40,7 +40,11 @@ class Replayer:
                 return [invalid(e.obj, str(e))]
         elif isinstance(item, str):
             item = item.encode()
-        read = inbound.decode(item)
+        return self.decide(inbound.decode(item))
+
+    def decide(self, read: tuple[Event, str] | Decision) -> list[Decision]:
+        """What `feed` does after decoding: `inbound.decode`'s answer, decided on this replayer's state
+        (what-if decodes a line once and decides it under two policy books)."""
         if isinstance(read, dict):
             return [read]
         ev, fp = read

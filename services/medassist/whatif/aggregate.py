@@ -10,10 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from medassist.engine.decision import Decision
-from medassist.engine.events import FUNDS
+from medassist.engine.events import Event, Settlement
 
 # (county, category, rule, month, payee kind)
 CubeKey = tuple[str, str, str, str, str]
@@ -98,24 +96,6 @@ class Partial:
         self.warning_gaps += o.warning_gaps
 
 
-def _fen(v: object) -> int:
-    # The engine has checked the amount (at most two decimals, well inside a double's exact range);
-    # this is only the burden figure, so a float's rounding is exact enough and 3x cheaper than to_fen.
-    return round(float(v) * 100) if v is not None else 0  # type: ignore[arg-type]
-
-
-def out_of_pocket_before(raw: bytes) -> tuple[str, int] | None:
-    """(setl_id, medfee minus every fund) of a settlement line: its burden before assistance."""
-    try:
-        obj = orjson.loads(raw)
-        funds = 0
-        for k in FUNDS:
-            funds += _fen(obj.get(k))
-        return str(obj["setl_id"]), max(0, _fen(obj["medfee_sumamt"]) - funds)
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
-        return None  # the engine has refused it as invalid already
-
-
 class ShareTally:
     """Folds one share's decisions, event by event, into a `Partial`."""
 
@@ -131,8 +111,9 @@ class ShareTally:
             e = self.person[psn] = [0] * 8
         return e
 
-    def add(self, raw: bytes, base: list[Decision], var: list[Decision]) -> None:
-        """One event's decisions under each; `var is base` when the variant's are the baseline's."""
+    def add(self, ev: Event | None, base: list[Decision], var: list[Decision]) -> None:
+        """One event (None: it did not decode) and its decisions under each; `var is base` when the
+        variant's are the baseline's."""
         out = self.out
         out.events += 1
         same = var is base
@@ -161,12 +142,11 @@ class ShareTally:
                     e[WARN_VAR] = 1
             if d.get("warning_gaps"):
                 e[GAP] = 1
-            if kind == "settlement" and d["event_id"] is not None and d["reason"] not in NOT_A_STAY \
-                    and b'"settlement"' in raw:
-                stay = out_of_pocket_before(raw)
-                if stay is not None and stay[0] == d["setl_id"]:
-                    self.stays[stay[0]] = stay[1]
-                    e[OOP] += stay[1]
+            if isinstance(ev, Settlement) and d["event_id"] == ev.event_id and d["reason"] not in NOT_A_STAY:
+                # its burden before assistance: medfee minus every fund (monitoring/warnings.py's measure)
+                oop = max(0, ev.medfee_fen - ev.fund_fen)
+                self.stays[ev.setl_id] = oop
+                e[OOP] += oop
             elif kind == "reversal" and d["status"] == "reversed":
                 e[OOP] -= self.stays.pop(d["setl_id"], 0)
         if same:

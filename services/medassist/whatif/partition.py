@@ -5,7 +5,8 @@ of `psn_no` and each share is replayed on its own: its process streams the whole
 lines of other shares by a look at the bytes, and feeds its own to two `Replayer`s, the very
 engine and decode path `medassist replay` runs. What it keeps is one share's person state.
 
-A person none of whose events so far fall in a changed policy's region has had every event decided
+Each line is decoded once (`inbound.decode`, as replay) and decided under both books. A person none
+of whose events so far fall in a changed policy's region has had every event decided
 by unchanged policies from the same state: the variant's decisions are the baseline's, so they are
 taken as they are. At the person's first event in a changed region, the variant gets a copy of the
 person's state and from then on decides every event of theirs itself. `full=True` replays every
@@ -23,13 +24,13 @@ from dataclasses import dataclass
 
 import orjson
 
+from medassist.engine.inbound import decode
 from medassist.engine.state import PersonState
 from medassist.replay import FREEZE_EVERY, Replayer
 from medassist.whatif.aggregate import Partial, ShareTally
 from medassist.whatif.change import PolicySpec, books, touched_prefixes
 
 PSN = re.compile(rb'"psn_no"\s*:\s*"([^"\\]*)"')
-ADMDVS = re.compile(rb'"insuplc_admdvs"\s*:\s*"([^"\\]*)"')
 
 # (share, its events so far, bytes of the file read so far)
 Progress = Callable[[int, int, int], None]
@@ -74,45 +75,47 @@ class Job:
 def replay_share(job: Job, progress: Progress | None = None) -> Partial:
     base_book, var_book = books(job.spec)
     base_r, var_r = Replayer(base_book), Replayer(var_book)
-    base, var = base_r.feed, var_r.feed
+    base, var = base_r.decide, var_r.decide
     base_people, var_people = base_r.store.people, var_r.store.people
-    prefixes = tuple(p.encode() for p in touched_prefixes(job.spec, base_book, var_book))
+    prefixes = touched_prefixes(job.spec, base_book, var_book)
     diverged: set[str] = set()
     tally = ShareTally()
     add = tally.add
     want, shares, full = job.share, job.shares, job.full
-    n = read = 0
+    n = nbytes = 0
     thresholds = gc.get_threshold()
     gc.set_threshold(50_000, 20, 100)  # as replay_file: the state is long-lived, collect it rarely
     try:
         with open(job.path, "rb") as f:
             for raw in f:
-                read += len(raw)
-                if raw.isspace():
-                    continue
-                psn = person_of(raw)
-                if share_of(psn, shares) != want:
+                nbytes += len(raw)
+                if raw.isspace() or share_of(person_of(raw), shares) != want:
                     continue
                 n += 1
                 if not n % FREEZE_EVERY:
                     gc.freeze()
                     if progress is not None:
-                        progress(want, n, read)
-                if full or psn is None or psn in diverged:
-                    add(raw, base(raw), var(raw))
+                        progress(want, n, nbytes)
+                got = decode(raw)  # once, for both books: the decode replay_file does
+                if isinstance(got, dict):  # invalid: the same decision under both
+                    add(None, [got], [got])
                     continue
-                m = ADMDVS.search(raw)
-                if m is not None and not m.group(1).startswith(prefixes):
-                    d = base(raw)
-                    add(raw, d, d)  # unchanged policies, the same state: the same decisions
+                ev = got[0]
+                psn = ev.psn_no
+                if full or psn in diverged:
+                    add(ev, base(got), var(got))
+                    continue
+                if not ev.admdvs.startswith(prefixes):
+                    d = base(got)
+                    add(ev, d, d)  # unchanged policies, the same state: the same decisions
                     continue
                 diverged.add(psn)  # from here on the variant decides this person itself
                 known = base_people.get(psn)
                 if known is not None:
                     var_people[psn] = clone(known)
-                add(raw, base(raw), var(raw))
+                add(ev, base(got), var(got))
         if progress is not None:
-            progress(want, n, read)
+            progress(want, n, nbytes)
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
