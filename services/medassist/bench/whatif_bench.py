@@ -5,8 +5,8 @@ the merge, the tables, the workbook and report.html. The events file is generate
 (events, seed) and kept in the temp folder, since generating a million events takes longer than
 replaying them. Figures: `seconds` (the whole command), `replay_seconds` (shares and merge only),
 `per_s` (events per second of `seconds`), `peak_rss_mib` (the largest process: a share's worker or
-the parent), `cpu_busy` (CPU seconds of all processes over wall seconds times cores: 1.0 is every
-core busy all the time).
+the parent), `cpu_seconds` (CPU of every process of the run) and `cpu_busy` (that over wall seconds
+times cores: 1.0 is every core ours all the time; less on a machine others share too).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "full": bool(args.full), "workers": workers, "cores": os.cpu_count(),
         "seconds": round(took, 2), "replay_seconds": round(replay_s, 2),
         "per_s": round(summary["events"] / took), "peak_rss_mib": round(max(rss_kids, rss_self), 1),
-        "parent_rss_mib": round(rss_self, 1), "cpu_busy": round(cpu / (took * min(workers, os.cpu_count() or 1)), 2),
+        "parent_rss_mib": round(rss_self, 1), "cpu_seconds": round(cpu, 1),
+        "cpu_busy": round(cpu / (took * min(workers, os.cpu_count() or 1)), 2),
         "delta_fen": summary["delta_fen"], "people_changed": summary["people_changed"], "out": str(out),
     }
     _say(f"whatif bench: {figures['events']:,} events in {took:.1f} s ({figures['per_s']:,}/s), "
