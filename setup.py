@@ -30,7 +30,7 @@ COMPILED = [
     "services/medassist/engine/rules/routing.py",
     "services/medassist/engine/rules/supplement.py",
     "services/medassist/engine/rules/tilt.py",
-    "services/medassist/monitoring/warnings.py",
+    "services/medassist/engine/rules/warnings.py",
     "services/medassist/replay.py",
     "services/medassist/state/memory.py",
 ]

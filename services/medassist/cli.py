@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from medassist.ops.config import WorkerConfig
+    from medassist.stream.config import WorkerConfig
     from medassist.stream.worker import run_worker
 
     _check_services(args)

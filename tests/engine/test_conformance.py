@@ -28,9 +28,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema.exceptions import ValidationError
-from medassist.bench.generate import population
 from medassist.engine import events, wire
 from medassist.engine.events import InvalidEvent, decode_event, json_bytes, parse_event
+from medassist.population import population
 from medassist.replay import replay_events
 from medassist.schemas import load_schema
 from test_validation import FORBIDDEN, GOOD, GOOD_OF, HOSTILE, good

@@ -159,7 +159,7 @@ def test_replay_is_deterministic(people: list[Person]) -> None:
 
 
 def test_replay_command_gives_the_same_bytes_under_any_hash_seed(tmp_path: Path) -> None:
-    from medassist.bench.generate import population
+    from medassist.population import population
 
     src = tmp_path / "events.jsonl"
     src.write_bytes(b"\n".join(orjson.dumps(e) for e in population(40, seed=3)) + b"\n")

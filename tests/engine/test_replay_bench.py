@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from medassist.bench.generate import population
 from medassist.bench.replay_bench import main
+from medassist.population import population
 from medassist.replay import replay_events
 
 

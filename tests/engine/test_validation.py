@@ -17,7 +17,7 @@ import pytest
 from engine_strategies import Person, person
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from medassist.bench.generate import population
+from medassist.population import population
 from medassist.replay import Replayer, replay_events
 from medassist.schemas import load_schema
 

@@ -10,13 +10,13 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 from ledger_data import movement
-from medassist.bench.generate import population
 from medassist.ledger.consumer import LedgerConsumer, funds_topic, rebuild
 from medassist.ledger.metrics import LedgerMetrics
 from medassist.ledger.redis_book import RedisBook
 from medassist.ledger.statements import fund_statements
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.ops.redis_cluster import LocalRedisCluster
+from medassist.population import population
 from medassist.replay import Replayer
 from medassist.stream import instructions
 from medassist.stream.topics import Topics, ensure_topics

@@ -10,8 +10,8 @@ from kafka import KafkaProducer
 from medassist.engine.decide import Engine
 from medassist.monthend.pushlist import push_lists, read_warnings, to_csv
 from medassist.ops.embedded import RedisServer, TansuBroker
-from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import RedisStore
+from medassist.stream.metrics import Metrics
 from medassist.stream.processor import InMessage, OutMessage, Processor
 from medassist.stream.topics import Topics, ensure_topics
 from warning_events import book, grant, settlement

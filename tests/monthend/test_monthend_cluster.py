@@ -15,10 +15,10 @@ import fastjsonschema
 import orjson
 import pytest
 from kafka import KafkaProducer
-from medassist.bench.generate import population
 from medassist.engine.money import yuan
 from medassist.monthend.run import Options, month_end
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.population import population
 from medassist.replay import replay_events
 from medassist.schemas import load_schema
 from medassist.stream.instructions import build

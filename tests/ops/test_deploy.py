@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import free_port
-from medassist.ops.metrics import Metrics
 from medassist.schemas import schema_dir
+from medassist.stream.config import WorkerConfig
+from medassist.stream.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from medassist.ops.metrics import Metrics
+from medassist.stream.metrics import Metrics
 from prometheus_client import generate_latest
 
 # attributes stream/worker.py and stream/processor.py use: renaming one breaks the worker

@@ -25,12 +25,12 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, free_port
+from medassist.population import population
 from medassist.replay import replay_events
 from medassist.stream import deadletter, instructions
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.topics import Topics
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.demo import paid_by_settlement, write_sample
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.population import population
 from medassist.replay import replay_file
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.topics import Topics, ensure_topics
 

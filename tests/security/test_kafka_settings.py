@@ -13,15 +13,15 @@ import orjson
 import pytest
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
-from medassist.bench.generate import population
 from medassist.ledger.consumer import LedgerConsumer
 from medassist.ledger.redis_book import RedisBook
 from medassist.monthend.run import Options, month_end
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, free_port
+from medassist.population import population
 from medassist.replay import Replayer
 from medassist.security import kafka as K
+from medassist.stream.config import WorkerConfig
 from medassist.stream.faust_settings import faust_app_kwargs
 from medassist.stream.feed import feed_lines
 from medassist.stream.tail import read_topic

@@ -12,17 +12,17 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
-from medassist.bench.generate import population
 from medassist.ledger.consumer import LedgerConsumer
 from medassist.ledger.redis_book import RedisBook
 from medassist.monthend.run import Options, month_end
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import TansuBroker
+from medassist.population import population
 from medassist.replay import Replayer
 from medassist.security import redis_acl, redis_auth
 from medassist.security.signing import verifier_from_env
 from medassist.state.redis_client import sync_client
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics

@@ -11,7 +11,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 import pytest
-from medassist.bench.generate import population
+from medassist.population import population
 from medassist.replay import Replayer
 from medassist.schemas import load_schema
 from medassist.security import signing

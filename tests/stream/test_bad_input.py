@@ -15,14 +15,14 @@ import fastjsonschema
 import orjson
 import pytest
 from kafka import KafkaProducer
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.population import population
 from medassist.replay import Replayer
 from medassist.schemas import load_schema
 from medassist.security.signing import signer_from_env
 from medassist.stream import deadletter
+from medassist.stream.config import WorkerConfig
 from medassist.stream.instructions import build as instructions_of
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics

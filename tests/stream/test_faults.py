@@ -25,12 +25,12 @@ from history import Expected, check
 from medassist.engine.decide import Engine
 from medassist.engine.policy import load_policies
 from medassist.ops.cluster import WorkerProcess, committed_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, free_port
-from medassist.ops.metrics import Metrics
 from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.state.redis_store import RedisStore, person_key
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
+from medassist.stream.metrics import Metrics
 from medassist.stream.processor import InMessage, OutMessage, Processor
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
@@ -44,7 +44,7 @@ SETTLE_TIMEOUT_S = 60.0
 
 
 def events_of(people: int, seed: int) -> list[dict[str, Any]]:
-    from medassist.bench.generate import population
+    from medassist.population import population
 
     return list(population(people, seed=seed))
 

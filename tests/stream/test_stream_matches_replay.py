@@ -15,14 +15,14 @@ import orjson
 import pytest
 from history import canon, paid_per_settlement
 from kcat_client import kcat_consume
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.ops.redis_cluster import LocalRedisCluster
+from medassist.population import population
 from medassist.replay import replay_file
 from medassist.schemas import load_schema
 from medassist.security.signing import Signer, verifier_from_env
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.instructions import build as instruction_of
 from medassist.stream.tail import read_topic

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, committed_total
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker
+from medassist.population import population
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.topics import Topics, ensure_topics
 

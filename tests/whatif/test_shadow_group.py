@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.ops.run import summarise
+from medassist.population import population
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics

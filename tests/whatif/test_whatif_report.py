@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from medassist.bench.generate import population
+from medassist.population import population
 from openpyxl import load_workbook
 
 from tests.whatif.browser import CHROMIUM, open_page

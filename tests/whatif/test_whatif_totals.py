@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from medassist.bench.generate import population
 from medassist.engine.policy import POLICY_DIR, PolicyError
+from medassist.population import population
 from medassist.replay import replay_file
 from medassist.whatif.change import PolicySpec, spec_from_args
 from medassist.whatif.run import run_whatif

@@ -24,10 +24,10 @@ from typing import IO, Any
 
 import orjson
 
-from medassist.bench.generate import population
 from medassist.engine.decide import Engine
 from medassist.engine.events import InvalidEvent, decode_event
 from medassist.engine.policy import load_policies
+from medassist.population import population
 from medassist.replay import replay_file
 from medassist.state.memory import MemoryStore
 

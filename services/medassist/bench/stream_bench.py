@@ -33,12 +33,12 @@ from typing import Any
 import orjson
 
 from medassist.bench.ceiling import raw_ceiling_async
-from medassist.bench.generate import population
 from medassist.ops.cluster import WorkerProcess
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys
+from medassist.population import population
 from medassist.progress import Progress
 from medassist.replay import Replayer
+from medassist.stream.config import WorkerConfig
 from medassist.stream.instructions import build as instruction_of
 from medassist.stream.topics import Topics, ensure_topics
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medassist.bench.generate import write_events
+from medassist.population import write_events
 from medassist.whatif.change import PolicySpec
 from medassist.whatif.command import write_outputs
 from medassist.whatif.run import run_whatif

@@ -22,12 +22,12 @@ from medassist.engine.events import (
 from medassist.engine.money import yuan
 from medassist.engine.policy import Policy, PolicyBook
 from medassist.engine.rules import admission, eligibility, premium, routing
+from medassist.engine.rules import warnings as early_warnings
 from medassist.engine.rules.eligibility import Choice
 from medassist.engine.rules.regular import regular
 from medassist.engine.rules.supplement import supplements
 from medassist.engine.rules.tilt import tilt
 from medassist.engine.state import PersonState, PersonView, SettlementRecord, StateChange
-from medassist.monitoring import warnings as early_warnings
 
 REUSED_EVENT_ID = "event_id: reused with different contents"
 
@@ -66,12 +66,13 @@ class Engine:
         if existing is not None and existing["st"] != "reversed":
             return self._refuse(s, None, "rejected", "duplicate_settlement")
         policy = self.book.route(s.admdvs, s.setl_date)
+        view.moved = {}  # what this settlement moves, for a reversal to undo
         if policy is None:
             d = self._refuse(s, None, "rejected", "no_policy_in_force")
         else:
             d = self._evaluate(view, policy, s, s.event_id, None, s.settlement_mode)
-        early_warnings.observe(view, policy, s, d)  # year out-of-pocket total and warnings (monitoring/)
-        view.put_settlement(s.setl_id, self._record(d, s, policy))
+        early_warnings.observe(view, policy, s, d)  # year out-of-pocket total and warnings (rules/warnings.py)
+        view.put_settlement(s.setl_id, self._record(d, s, policy, view.moved))
         return d
 
     def _evaluate(self, view: PersonView, policy: Policy, s: Settlement, event_id: str,
@@ -109,7 +110,7 @@ class Engine:
         for ln in policy.lines:  # the first that matches; the schema demands a catch-all last
             if ln.when(s, residence):
                 break
-        moved: dict[str, int] = {}
+        moved = view.moved
         lines: list[DecisionLine] = []
         reg = regular(view, policy, ln, year, key, cat, base, moved)
         burden = base
@@ -138,7 +139,6 @@ class Engine:
             "payee": routing.settlement_payee(policy, s, mode, choice.payee),
             "fixmedins_code": s.fixmedins_code, "insuplc_admdvs": s.admdvs,
             "policy_version": policy.version,
-            "_moved": moved,  # taken off by _record; never on the wire
         }
         return d
 
@@ -155,12 +155,12 @@ class Engine:
         }
 
     @staticmethod
-    def _record(d: Decision, s: Settlement, policy: Policy | None) -> SettlementRecord:
+    def _record(d: Decision, s: Settlement, policy: Policy | None, moved: dict[str, int]) -> SettlementRecord:
         """What a reversal or a later approval needs to know of this settlement."""
         assisted = d["status"] in ASSISTED
         rec: SettlementRecord = {
             "st": d["status"], "d": s.setl_date, "t": s.setl_time, "pol": d["policy_id"],
-            "eid": d["event_id"], "mv": d.pop("_moved", {}),
+            "eid": d["event_id"], "mv": moved,
             "paid": {ln["rule"]: ln["amount_fen"] for ln in d["lines"] if ln["amount_fen"]},
             "payee": d["payee"], "payer": d["payer"], "mode": d["settlement_mode"],
             "fix": s.fixmedins_code, "adm": s.admdvs, "cat": d["category"], "ver": d["policy_version"],
@@ -221,9 +221,10 @@ class Engine:
             if p is None or ev.category not in p.categories:
                 continue  # nothing before the policy's start is reached
             forced = eligibility.choose(p, {ev.category: rec}, s.setl_date)
+            view.moved = {}
             d = self._evaluate(view, p, s, ev.event_id, forced, "manual")
             if d["status"] in ASSISTED:
-                view.put_settlement(sid, self._record(d, s, p))
+                view.put_settlement(sid, self._record(d, s, p, view.moved))
                 out.append(d)
         return out
 

@@ -33,6 +33,7 @@ from medassist.engine.policy_source import (
     read_source,
     set_value,
 )
+from medassist.engine.rules.warning_rules import WarningRule, compile_warnings
 from medassist.engine.vocabulary import (
     POLICY_DIR,
     REGISTRY_FILES,
@@ -41,7 +42,6 @@ from medassist.engine.vocabulary import (
     load_refusal_codes,
     load_vocabulary,
 )
-from medassist.monitoring.rules import WarningRule, compile_warnings
 
 
 class PolicyError(ValueError):
@@ -132,7 +132,7 @@ class Policy:
     resident_fund_insutypes: frozenset[str]
     source: str = ""
     operator: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[WarningRule, ...] = ()  # early warnings (monitoring/)
+    warnings: tuple[WarningRule, ...] = ()  # early warnings (rules/warning_rules.py; published by monitoring/)
     funds: dict[str, Any] = field(default_factory=dict)  # fund-account checks (ledger/), as in the file
     version: str = ""  # policy_id@first day of this span of values: what every decision names
     refs: dict[str, str] = field(default_factory=dict)  # rule -> clause reference, on each decision line

@@ -47,11 +47,12 @@ class StateChange:
 class PersonView:
     """Snapshot plus the change under construction: reads see the change."""
 
-    __slots__ = ("snap", "change")
+    __slots__ = ("snap", "change", "moved")
 
     def __init__(self, snap: PersonState) -> None:
         self.snap = snap
         self.change = StateChange()
+        self.moved: dict[str, int] = {}  # what the settlement being decided moved (a reversal undoes it)
 
     def acc(self, key: str) -> int:
         return self.snap.acc.get(key, 0) + self.change.acc.get(key, 0)

@@ -41,8 +41,8 @@ def _fail(msg: str) -> int:
 
 def ledger_command(args: argparse.Namespace) -> int:
     from medassist.ledger.redis_book import RedisBook
-    from medassist.ops.config import WorkerConfig
     from medassist.state.redis_client import sync_client
+    from medassist.stream.config import WorkerConfig
     from medassist.stream.topics import Topics
 
     cfg = WorkerConfig.from_env(bootstrap=args.bootstrap, redis_url=args.redis)

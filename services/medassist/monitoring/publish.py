@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from medassist.ops.metrics import Metrics
+from medassist.stream.metrics import Metrics
 
 log = logging.getLogger("medassist.monitoring")
 

@@ -31,7 +31,7 @@ def month_end_command(args: argparse.Namespace) -> int:
     from medassist.monthend.closing import valid_month
     from medassist.monthend.metrics import MonthEndMetrics
     from medassist.monthend.run import Options, month_end, schedule
-    from medassist.ops.config import WorkerConfig
+    from medassist.stream.config import WorkerConfig
 
     if not args.schedule and (args.month is None or not valid_month(args.month)):
         print(f"medassist month-end: --month YYYY-MM is required (or --schedule), not {args.month!r}",

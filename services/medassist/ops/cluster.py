@@ -11,9 +11,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from medassist.ops.config import WorkerConfig
 from medassist.progress import Progress
 from medassist.security.kafka import kafka_options
+from medassist.stream.config import WorkerConfig
 from medassist.stream.topics import end_offsets
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from medassist.bench.generate import population
 from medassist.ops.run import run
+from medassist.population import population
 from medassist.replay import replay_events
 
 

@@ -14,9 +14,9 @@ import orjson
 
 from medassist.engine.money import yuan
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys
 from medassist.replay import invalid_listing
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_file
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics

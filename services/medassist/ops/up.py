@@ -24,9 +24,9 @@ import orjson
 
 from medassist.errors import CommandError, UsageError
 from medassist.ops.cluster import WorkerProcess
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import RedisServer, TansuBroker, embedded_signing_keys, free_port
 from medassist.ops.settings import pid_alive, read_up_state, state_file
+from medassist.stream.config import WorkerConfig
 from medassist.stream.topics import Topics, ensure_topics
 
 STOP_TIMEOUT_S = 20.0

@@ -22,11 +22,11 @@ from medassist.engine.decision import Decision, decision
 from medassist.engine.events import Event
 from medassist.engine.state import apply_change
 from medassist.monitoring import publish as early_warnings
-from medassist.ops.metrics import Metrics
 from medassist.security.signing import Signer, signer_from_env
 from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
 from medassist.stream import deadletter, instructions
 from medassist.stream.feed import origin_of
+from medassist.stream.metrics import Metrics
 from medassist.stream.topics import Topics
 
 

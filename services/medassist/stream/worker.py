@@ -28,14 +28,14 @@ from redis.exceptions import RedisError
 
 from medassist.engine.decide import Engine
 from medassist.engine.policy import load_policies
-from medassist.ops.config import WorkerConfig
-from medassist.ops.metrics import Metrics
 from medassist.security.kafka import KafkaSecurity
 from medassist.security.signing import signer_from_env
 from medassist.state.redis_store import RedisStore
 from medassist.stream.batch_publish import BatchPublisher
+from medassist.stream.config import WorkerConfig
 from medassist.stream.faust_settings import commit_on_revoke, eager_delivery, faust_app_kwargs
 from medassist.stream.intake import BatchIntake
+from medassist.stream.metrics import Metrics
 from medassist.stream.processor import InMessage, OutMessage, Processor
 
 log = logging.getLogger("medassist.worker")

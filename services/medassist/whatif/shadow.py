@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medassist.ops.cluster import WorkerProcess
-from medassist.ops.config import WorkerConfig
 from medassist.security.signing import generate_keys
+from medassist.stream.config import WorkerConfig
 from medassist.stream.topics import Topics, ensure_topics
 from medassist.whatif.change import PolicySpec, books, write_variant_dir
 

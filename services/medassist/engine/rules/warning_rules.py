@@ -1,7 +1,7 @@
 """Early-warning rules of a policy file (`early_warnings:`), compiled once with the policy.
 
-Kept apart from engine/policy.py so the policy loader only gains one call; this
-module imports nothing but money, so the engine may depend on it freely.
+Kept apart from engine/policy.py so the policy loader only gains one call (publishing the warnings is
+monitoring/publish.py's job); it imports nothing but money.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from medassist.engine.events import Settlement
 from medassist.engine.money import MoneyError, to_fen, yuan
 from medassist.engine.policy import Policy
 from medassist.engine.rules.eligibility import residence as civil_residence
+from medassist.engine.rules.warning_rules import WarningRule
 from medassist.engine.state import PersonView
-from medassist.monitoring.rules import WarningRule
 
 YEAR_TOTAL = "oop"  # accumulator "<year>:oop": the person's out-of-pocket cost this year, in fen
 
@@ -47,7 +47,7 @@ def observe(view: PersonView, policy: Policy | None, s: Settlement, d: Decision)
     year = s.year
     total = view.acc(f"{year}:{YEAR_TOTAL}")
     if any(r.measure == "year_total" for r in rules):
-        view.add(f"{year}:{YEAR_TOTAL}", oop, d.setdefault("_moved", {}))  # undone by a reversal
+        view.add(f"{year}:{YEAR_TOTAL}", oop, view.moved)  # undone by a reversal
         total += oop
     category = d.get("category")
     residence = s.residence or civil_residence(view.eligibility())
