@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import hiredis
@@ -53,6 +52,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from medassist.engine.state import PersonState, StateChange
 from medassist.security.redis_auth import is_tls, redis_options
 from medassist.state.redis_client import is_cluster_async
+from medassist.state.store import PendingEvent, Snapshot
 
 # ARGV: version read, outputs ttl, n events, then per event: event_id, fp, outputs,
 # n accumulator deltas, (field, delta)..., n hash sets, (field, value)...
@@ -94,7 +94,6 @@ if not wrote and ver > 0 then redis.call('HSET', h, 'ver', ver) end
 return out
 """
 
-APPLIED, ALREADY_DONE, CONFLICT = 0, 1, 2
 REPLICAS_TTL_S = 5.0
 
 
@@ -104,12 +103,6 @@ def person_key(psn_no: str, prefix: str = "ma") -> str:
 
 def outputs_key(psn_no: str, event_id: str, prefix: str = "ma") -> str:
     return f"{prefix}:{{{psn_no}}}:o:{event_id}"
-
-
-@dataclass(slots=True)
-class Snapshot:
-    state: PersonState
-    version: int
 
 
 def decode_person(raw: dict[bytes, bytes]) -> Snapshot:
@@ -149,7 +142,6 @@ def event_args(event_id: str, fp: str, change: StateChange, outputs: bytes) -> l
     return args + sets
 
 
-Item = tuple[str, int, str, str, StateChange, bytes]  # psn, version read, event_id, fp, change, outputs
 
 
 class HiredisPacking(Connection):
@@ -299,7 +291,7 @@ class RedisStore:
         await self._on_nodes(keys, read)
         return {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
 
-    async def apply_many(self, items: list[Item]) -> list[tuple[int, str]]:
+    async def apply_many(self, items: list[PendingEvent]) -> list[tuple[int, str]]:
         """Apply (psn, version, event_id, fp, change, outputs) in order; one result per item.
 
         Several items of one person form a chain (versions v, v+1, ...), each computed on the
@@ -319,7 +311,7 @@ class RedisStore:
                 results[n] = (int(reply[2 * k]), val.decode() if isinstance(val, bytes) else str(val))
         return results
 
-    def _call(self, psn: str, chain: list[Item]) -> tuple[list[str], list[Any]]:
+    def _call(self, psn: str, chain: list[PendingEvent]) -> tuple[list[str], list[Any]]:
         keys = [person_key(psn, self.key_prefix)] + [outputs_key(psn, eid, self.key_prefix)
                                                       for _, _, eid, _, _, _ in chain]
         args: list[Any] = [chain[0][1], self.outputs_ttl, len(chain)]

@@ -23,7 +23,7 @@ from medassist.engine.events import Event
 from medassist.engine.state import apply_change
 from medassist.monitoring import publish as early_warnings
 from medassist.security.signing import Signer, signer_from_env
-from medassist.state.redis_store import ALREADY_DONE, APPLIED, CONFLICT, RedisStore
+from medassist.state.store import ALREADY_DONE, APPLIED, CONFLICT, PendingEvent, PersonStore
 from medassist.stream import deadletter, instructions
 from medassist.stream.feed import origin_of
 from medassist.stream.metrics import Metrics
@@ -72,7 +72,7 @@ def _refused(ev: Event, reason: str) -> Decision:
 
 
 class Processor:
-    def __init__(self, engine: Engine, store: RedisStore, topics: Topics, metrics: Metrics,
+    def __init__(self, engine: Engine, store: PersonStore, topics: Topics, metrics: Metrics,
                  max_attempts: int = 8, signer: Signer | None = None) -> None:
         self.engine = engine
         self.signer = signer or signer_from_env()  # every payment instruction leaves signed
@@ -117,7 +117,7 @@ class Processor:
                     else:  # already applied: publish again what was decided then
                         redelivered.append((psn, i, ev))
                     continue
-                items.append((psn, ver, ev.event_id, fp, change, orjson.dumps(decisions)))
+                items.append(PendingEvent(psn, ver, ev.event_id, fp, change, orjson.dumps(decisions)))
                 applied.append((psn, i, ev, fp, decisions))
                 apply_change(snap.state, change)
                 ver += 1
