@@ -23,6 +23,8 @@ import redis
 import yaml
 from medassist.ops.embedded import free_port
 from medassist.schemas import schema_dir
+from medassist.security import kafka as kafka_security
+from medassist.security import redis_auth, signing
 from medassist.stream.config import WorkerConfig
 from medassist.stream.metrics import Metrics
 
@@ -219,6 +221,7 @@ def test_compose_environment_is_what_worker_config_reads(monkeypatch: pytest.Mon
     services = compose()["services"]
     worker_env = {k: str(v) for k, v in services["worker"]["environment"].items()}
     cfg, asked = from_env(monkeypatch, worker_env)
+    asked |= SECURITY_SETTINGS  # read by medassist.security (signing keys, Kafka and Redis credentials)
     medassist_vars = {k for s in services.values() for k in (s.get("environment") or {}) if k.startswith("MEDASSIST_")}
     assert medassist_vars - asked == set()  # no misspelt or unused MEDASSIST_* name anywhere
     assert "MEDASSIST_WORKER_ID" not in worker_env  # replicas must differ: HOSTNAME is used
@@ -227,6 +230,45 @@ def test_compose_environment_is_what_worker_config_reads(monkeypatch: pytest.Mon
     assert cfg.partitions == 12 and cfg.batch_size == 500
     assert cfg.fast_rebalance is False
     assert services["worker"]["deploy"]["replicas"] <= cfg.partitions  # a replica beyond that would idle
+
+
+SECURITY_SETTINGS = {v for mod in (signing, kafka_security, redis_auth) for k, v in vars(mod).items()
+                     if k.startswith("ENV_") and isinstance(v, str)}
+
+
+def test_compose_gives_each_role_its_own_principal_and_least_privilege() -> None:
+    services = compose()["services"]
+    kafka = services["kafka"]["environment"]
+    protocols = dict(x.split(":") for x in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols == {"CONTROLLER": "PLAINTEXT", "INTERNAL": "SASL_PLAINTEXT", "EXTERNAL": "SASL_SSL"}
+    assert "CONTROLLER" not in kafka["KAFKA_ADVERTISED_LISTENERS"]  # the one plaintext listener is not offered
+    assert services["kafka"]["ports"] == ["29092:29092"]  # only EXTERNAL leaves the host
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false" and "StandardAuthorizer" in kafka[
+        "KAFKA_AUTHORIZER_CLASS_NAME"]
+    acls = (DEPLOY / "kafka" / "principals.sh").read_text(encoding="utf-8")
+    acl_redis = (DEPLOY / "redis" / "users.acl").read_text(encoding="utf-8")
+    redis_users = set(re.findall(r"^user (\S+)", acl_redis, re.M))
+    users = {}
+    for name in ("worker", "ledger", "monthend"):
+        env = services[name]["environment"]
+        users[name] = (env["MEDASSIST_KAFKA_USER"], env["MEDASSIST_REDIS_USER"])
+        assert f"User:{env['MEDASSIST_KAFKA_USER']} " in acls
+        assert env["MEDASSIST_REDIS_USER"] in redis_users
+        for f in ("MEDASSIST_KAFKA_PASSWORD_FILE", "MEDASSIST_REDIS_PASSWORD_FILE"):
+            secret = env[f].removeprefix("/run/secrets/")
+            assert secret in services[name]["secrets"] and secret in compose()["secrets"]
+    assert len({k for k, _ in users.values()}) == 3 and len({r for _, r in users.values()}) == 3  # none shared
+    # the platform only writes events; finance only reads instructions and reconciliation
+    assert re.search(r"User:platform --operation Write --operation Describe \$\(topic events\)\n", acls)
+    assert re.search(r"User:finance --operation Read --operation Describe \$\(topic instructions reconciliation\)\n",
+                     acls)
+    assert len(re.findall(r"User:platform ", acls)) == 1 and "User:finance --operation Write" not in acls
+    # only the workers hold the signing key; the ledger and month-end only the public keys
+    holders = {n for n, svc in services.items() if "instruction-signing.key" in (svc.get("secrets") or [])}
+    assert holders == {"worker"}
+    for secret in compose()["secrets"].values():
+        assert secret["file"].startswith("${MEDASSIST_SECRETS_DIR:-./secrets}/")
+    assert "/secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
 
 
 def test_compose_wires_the_services(monkeypatch: pytest.MonkeyPatch) -> None:
