@@ -23,10 +23,10 @@ from medassist.ledger.consumer import LedgerConsumer
 from medassist.ledger.redis_book import RedisBook
 from medassist.monthend.run import Options, month_end
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed, worker_env
-from medassist.ops.config import WorkerConfig
 from medassist.ops.embedded import TansuBroker, free_port
 from medassist.security import signing
 from medassist.state.redis_client import sync_client
+from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.tail import read_topic
 from medassist.stream.topics import Topics, ensure_topics
