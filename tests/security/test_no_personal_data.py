@@ -18,12 +18,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from medassist.bench.generate import population
 from medassist.ledger.consumer import LedgerConsumer
 from medassist.ledger.redis_book import RedisBook
 from medassist.monthend.run import Options, month_end
 from medassist.ops.cluster import WorkerProcess, end_total, wait_processed, worker_env
 from medassist.ops.embedded import TansuBroker, free_port
+from medassist.population import population
 from medassist.security import signing
 from medassist.state.redis_client import sync_client
 from medassist.stream.config import WorkerConfig
