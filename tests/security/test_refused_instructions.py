@@ -62,10 +62,19 @@ def test_forged_and_altered_instructions_are_neither_posted_nor_counted(
     bad = [altered, forged, impostor]
     for m in bad:
         validate(m)  # valid JSON, valid schema: only the signature gives them away
+    # and one signed (a worker's bug, say) clawback that names no instruction paid: taken back from nothing
+    orphan = orjson.loads(orjson.dumps(target))
+    orphan["lines"] = [{**ln, "amount_fen": -ln["amount_fen"]} for ln in orphan["lines"]]
+    orphan.update(kind="clawback", amount_fen=-target["amount_fen"], amount=yuan(-target["amount_fen"]),
+                  instruction_id=instruction_id("R-ORPHAN", target["setl_id"], "clawback"),
+                  reverses_instruction_id=instruction_id("nothing", "S-none", "assistance"),
+                  reversed_on=target["setl_date"])
+    signer.sign(orphan)
+    validate(orphan)
 
     bootstrap = kafka_broker.bootstrap
     ensure_topics(bootstrap, topics.all())
-    _produce(bootstrap, topics.instructions, [*genuine, *bad])
+    _produce(bootstrap, topics.instructions, [*genuine, *bad, orphan])
 
     # --- the ledger -------------------------------------------------------------------
     book = RedisBook(redis_server.client(), topics.prefix)
@@ -76,7 +85,9 @@ def test_forged_and_altered_instructions_are_neither_posted_nor_counted(
     finally:
         consumer.close()
     assert summary.posted == len(genuine)
-    assert len(summary.rejected) == 3
+    assert len(summary.rejected) == 4
+    assert [r for r in summary.rejected if orphan["instruction_id"] in r] == [
+        r for r in summary.rejected if "reverses_instruction_id: names no posted instruction" in r]
     for m in bad:
         assert sum(m["instruction_id"] in r for r in summary.rejected) == 1
     assert sum("signature: does not match the instruction (forged or altered)" in r for r in summary.rejected) == 2
@@ -95,7 +106,7 @@ def test_forged_and_altered_instructions_are_neither_posted_nor_counted(
     s = month_end(month, Options(bootstrap, redis_server.url, topics.prefix, companions=False), me_metrics)
     assert s["intake"]["unverified"] == {"bad_signature": 2, "unsigned": 1}
     set_aside = s["intake"]["set_aside"]
-    assert [r.split(":")[0] for r in set_aside] == [m["instruction_id"] for m in bad]
+    assert [r.split(":")[0] for r in set_aside] == [m["instruction_id"] for m in bad] + [orphan["instruction_id"]]
     honest = Intake().add_all(genuine).check_reversals()
     assert s["net_due"] == yuan(sum(i.amount_fen for i in honest if i.month == month))
     assert me_metrics.registry.get_sample_value("medassist_instructions_unverified_total",

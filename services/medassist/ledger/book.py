@@ -6,7 +6,7 @@ plus `d:<account>` (the account's net change that month) and `n` (postings).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from medassist.ledger.postings import Posting
 
@@ -36,6 +36,10 @@ class MemoryBook:
             month[name] = month.get(name, 0) + fen
         month["n"] = month.get("n", 0) + 1
         return POSTED
+
+    def posted(self, ids: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether each (county, posting id) is in the book."""
+        return [pid in self.done for _, pid in ids]
 
     def post_many(self, postings: Iterable[Posting]) -> list[int]:
         return [self.post(p) for p in postings]

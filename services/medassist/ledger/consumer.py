@@ -7,7 +7,8 @@ keeps its offsets under its own group id. A message it cannot post is counted
 and logged with its reason, and the rest go on. A payment instruction is posted only
 when its signature verifies against a known key (security/signing.py): an unsigned,
 forged, altered or unknown-key one is set aside like any other refusal, and counted in
-medassist_instructions_unverified_total, which pages (deploy/alerts.yml).
+medassist_instructions_unverified_total, which pages (deploy/alerts.yml). A clawback is
+posted only when the instruction it reverses is (rejected reason reverses_instruction_id).
 """
 
 from __future__ import annotations
@@ -64,6 +65,21 @@ def parse(value: bytes | None, is_movement: bool, verifier: Verifier | None = No
     return from_instruction(obj)
 
 
+NOT_REVERSING = "reverses_instruction_id: names no posted instruction"
+
+
+def unreversing(postings: list[tuple[Posting, str]], book: RedisBook) -> set[int]:
+    """Positions of the clawbacks whose reversed instruction is neither in the book nor earlier in the batch."""
+    claws = [(i, p) for i, (p, _) in enumerate(postings) if p.reverses is not None]
+    if not claws:
+        return set()
+    first: dict[str, int] = {}
+    for i, (p, _) in enumerate(postings):
+        first.setdefault(p.posting_id, i)
+    known = book.posted([(p.county, p.reverses or "") for _, p in claws])
+    return {i for (i, p), k in zip(claws, known, strict=True) if not k and first.get(p.reverses or "", i) >= i}
+
+
 @dataclass
 class Summary:
     posted: int = 0
@@ -80,7 +96,10 @@ def rebuild(bootstrap: str, topics: Topics, verifier: Verifier | None = None) ->
     for topic, is_mv in ((topics.instructions, False), (funds_topic(topics), True)):
         for n, value in enumerate(read_topic(bootstrap, topic)):
             try:
-                code = book.post(parse(value, is_mv, verifier))
+                posting = parse(value, is_mv, verifier)
+                if posting.reverses is not None and not book.posted([(posting.county, posting.reverses)])[0]:
+                    raise LedgerError(f"{NOT_REVERSING} (instruction {posting.posting_id})")
+                code = book.post(posting)
             except LedgerError as e:
                 s.rejected.append(f"{topic}#{n}: {e}")
                 continue
@@ -166,6 +185,13 @@ class LedgerConsumer:
                     else:
                         log.warning("ledger: %s: %s", where, e)
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+        refused = unreversing(postings, self.book)
+        for i in sorted(refused):
+            p, where = postings[i]
+            self.summary.rejected.append(f"{where}: {NOT_REVERSING} (instruction {p.posting_id})")
+            self.metrics.rejected.labels("reverses_instruction_id").inc()
+            log.error("ledger: %s: not posted: %s (instruction %s)", where, NOT_REVERSING, p.posting_id)
+        postings = [x for i, x in enumerate(postings) if i not in refused]
         codes = self.book.post_many([p for p, _ in postings])
         for (p, where), code in zip(postings, codes, strict=True):
             _count(self.summary, code, where, self.metrics)

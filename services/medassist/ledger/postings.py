@@ -32,6 +32,7 @@ class Posting:
     day: str  # booking date, Asia/Shanghai
     legs: tuple[tuple[str, int], ...]
     flows: tuple[tuple[str, int], ...]
+    reverses: str | None = None  # a clawback: the instruction it takes back (posted only after that one)
 
     @property
     def month(self) -> str:
@@ -74,7 +75,13 @@ def from_instruction(ins: object) -> Posting:
         raise LedgerError(f"payee_kind: unknown payee kind {payee_kind!r}")
     day = _booking_day(ins, kind)
     # A clawback carries a negative amount: the same two legs, run backwards.
-    return _transfer(pid, county, day, A.EXPENDITURE, A.payee(payee_kind), fen, [(f"out:{kind}", fen)])
+    p = _transfer(pid, county, day, A.EXPENDITURE, A.payee(payee_kind), fen, [(f"out:{kind}", fen)])
+    if kind != "clawback":
+        return p
+    reverses = ins.get("reverses_instruction_id")
+    if not isinstance(reverses, str) or not reverses:
+        raise LedgerError("reverses_instruction_id: missing (a clawback names the instruction it reverses)")
+    return Posting(p.posting_id, p.county, p.day, p.legs, p.flows, reverses)
 
 
 def _booking_day(ins: dict[str, Any], kind: str) -> str:

@@ -77,6 +77,13 @@ class RedisBook:
         self.r.sadd(f"ml:{self.ns}:counties", *sorted({p.county for p in postings}))
         return codes
 
+    def posted(self, ids: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether each (county, posting id) is in the book (one pipelined HGET each)."""
+        pipe = self.r.pipeline(transaction=False)
+        for county, pid in ids:
+            pipe.hget(self._k(county, "done"), pid)
+        return [v is not None for v in pipe.execute()] if ids else []
+
     def counties(self) -> list[str]:
         return sorted(_text(c) for c in self.r.smembers(f"ml:{self.ns}:counties"))
 
