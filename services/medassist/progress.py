@@ -74,6 +74,7 @@ class Progress:
         self.done = 0
         self.note = ""
         self.t0 = self.last = time.monotonic()
+        self.started: tuple[float, int] | None = None  # (when, count) of the first move
         self.interval = float(os.environ.get("MEDASSIST_PROGRESS_INTERVAL", "2"))
         self._bar: Any = None
         if self.mode == "bar":
@@ -97,6 +98,8 @@ class Progress:
                 self._bar.update(done - self.done)
             elif note is not None:
                 self._bar.refresh()
+        if self.started is None and done > 0:  # the rate counts from the first progress, not from a wait
+            self.started = (time.monotonic(), self.done)
         self.done = done
         if self.mode == "lines":
             now = time.monotonic()
@@ -106,7 +109,8 @@ class Progress:
 
     def _line(self, now: float, final: bool = False) -> None:
         elapsed = max(1e-9, now - self.t0)
-        rate = self.done / elapsed
+        t1, n1 = self.started or (self.t0, 0)
+        rate = (self.done - n1) / max(1e-9, now - t1) if now - t1 >= 0.5 or final else 0.0
         amount = _scaled if self.unit_scale else "{:,}".format
         count = amount(self.done) + (f"/{amount(self.total)}" if self.total else "")
         left = ""

@@ -70,7 +70,9 @@ def test_progress_into_a_file_is_plain_lines(tmp_path: Path, monkeypatch) -> Non
     with open(log, "w") as f, Progress("month-end: instructions read", total=300, unit="messages", stream=f) as p:
         for i in range(0, 301, 100):
             p.set(i)
+            time.sleep(0.6)  # the rate counts from the first move, once it has lasted half a second
     lines = log.read_text().splitlines()
     assert "\r" not in log.read_text()
-    assert lines[1].startswith("month-end: instructions read: 100/300 messages (") and "left)" in lines[1]
+    assert lines[1] == "month-end: instructions read: 100/300 messages (0/s)"
+    assert lines[2].startswith("month-end: instructions read: 200/300 messages (") and "left)" in lines[2]
     assert lines[-1].startswith("month-end: instructions read: 300/300 messages in ")

@@ -124,7 +124,8 @@ def up(workers: int = 2, partitions: int = 8, prefix: str = "medassist", workdir
         state = {"pid": os.getpid(), "workdir": str(base), "env": env, "metrics": metrics,
                  "processes": processes(broker, redis_, workers_, children)}
         sf.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
-        out.write(f"# medassist up: {workers} workers, the ledger consumer and the month-end schedule.\n"
+        plural = "s" if workers != 1 else ""
+        out.write(f"# medassist up: {workers} worker{plural}, the ledger consumer and the month-end schedule.\n"
                   "# In another terminal, paste these (or: eval \"$(medassist up --print-env)\"):\n")
         out.write(export_lines(env))
         out.write("# /metrics:\n" + "".join(f"#   {n:10} {u}\n" for n, u in metrics.items()))
