@@ -4,6 +4,7 @@ The README's operator's day rests on this (issue 14)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import orjson
 from medassist.ops.demo import write_sample
-from procs import alive, clean_env, medassist, watch_children
+from procs import alive, clean_env, medassist
 
 
 def _exports(stdout) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -101,7 +102,7 @@ def test_down_with_nothing_up_says_so(tmp_path: Path) -> None:
     assert "nothing to stop" in done.stderr
 
 
-def test_second_up_is_refused_while_one_runs(tmp_path: Path) -> None:
+def test_second_up_is_refused_while_one_runs_and_ctrl_c_stops_up(tmp_path: Path) -> None:
     base = clean_env(MEDASSIST_STATE_DIR=str(tmp_path))
     up = subprocess.Popen([sys.executable, "-m", "medassist.cli", "up", "--workers", "1", "--partitions", "1"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=base)
@@ -111,8 +112,9 @@ def test_second_up_is_refused_while_one_runs(tmp_path: Path) -> None:
         assert done.returncode == 2 and "already running" in done.stderr
         assert spawned == {}
     finally:
-        children = watch_children(up, lambda seen: True, 5)
-        up.terminate()
-        assert up.wait(60) == 128 + 15
+        children = {p["pid"] for p in orjson.loads((tmp_path / "up.json").read_bytes())["processes"]}
+        assert len(children) == 5 and alive(children) == children
+        up.send_signal(signal.SIGINT)  # Ctrl-C in up's terminal
+        assert up.wait(60) == 130
         time.sleep(1)
         assert alive(children) == set()
