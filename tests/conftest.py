@@ -10,11 +10,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import medassist
 import pytest
+from medassist import compiled
 from medassist.ops.embedded import RedisServer, TansuBroker
 from medassist.ops.redis_cluster import LocalRedisCluster
 from medassist.security import signing
@@ -35,30 +35,12 @@ def setup_literal(name: str) -> object:
 
 # the shared library with every compiled module's code (setup.py's GROUP + mypyc's suffix)
 GROUP_LIB = f"{setup_literal('GROUP')}__mypyc"
+assert GROUP_LIB == compiled.GROUP_LIB, "setup.py's GROUP and medassist/compiled.py's GROUP_LIB must agree"
 
 
 def stale_compiled_modules(package: Path = PACKAGE) -> list[str]:
-    """Sources edited after the build whose extension module (it shadows the .py) would still run."""
-    group = [p for s in EXTENSION_SUFFIXES for p in package.parent.glob(GROUP_LIB + s)]
-    stale = []
-    for py in sorted(package.rglob("*.py")):
-        built = [py.with_name(py.stem + s) for s in EXTENSION_SUFFIXES]
-        built = [p for p in built if p.exists()]
-        if not built:
-            continue  # not compiled: the .py itself runs
-        # The code is in the group library; the per-module shim is rebuilt only when its C text changes.
-        newest = max(p.stat().st_mtime for p in built + group)
-        if py.stat().st_mtime > newest:
-            stale.append(str(py.relative_to(package.parent)))
-    return stale
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    stale = stale_compiled_modules()
-    if stale:
-        pytest.exit(f"compiled modules older than their source ({', '.join(stale)}): the tests would run the "
-                    "old code. rebuild: pip install -e . (MEDASSIST_PURE=1 pip install -e . for pure Python)",
-                    returncode=pytest.ExitCode.USAGE_ERROR)
+    """What `import medassist` refuses (medassist/compiled.py): a stale build never reaches a test."""
+    return compiled.stale_modules(package, GROUP_LIB)
 
 
 SETUP_COMMAND = "bash scripts/setup.sh"  # README's set-up command

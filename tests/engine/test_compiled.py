@@ -73,3 +73,23 @@ def test_a_source_newer_than_its_build_is_found(tmp_path: Path) -> None:
     group.write_bytes(b"")  # a rebuild writes the group library even when a shim's C text is unchanged
     os.utime(group, (now + 1, now + 1))
     assert stale_compiled_modules(pkg) == []
+
+
+def test_importing_a_checkout_with_a_stale_build_is_refused_naming_the_rebuild(tmp_path: Path) -> None:
+    from medassist.compiled import StaleBuild, refuse_stale
+
+    (tmp_path / "setup.py").write_text("")
+    pkg = tmp_path / "services" / "medassist"
+    (pkg / "engine").mkdir(parents=True)
+    suffix = EXTENSION_SUFFIXES[0]
+    (pkg / "engine" / "decide.py").write_text("")
+    (pkg / "engine" / f"decide{suffix}").write_bytes(b"")
+    now = time.time()
+    os.utime(pkg / "engine" / f"decide{suffix}", (now - 60, now - 60))
+    with pytest.raises(StaleBuild, match=r"medassist/engine/decide\.py.*rebuild: pip install -e \."):
+        refuse_stale(pkg)
+    os.utime(pkg / "engine" / f"decide{suffix}", (now + 1, now + 1))  # rebuilt
+    refuse_stale(pkg)
+    (tmp_path / "setup.py").unlink()  # an installed wheel: never edited, not checked
+    os.utime(pkg / "engine" / f"decide{suffix}", (now - 60, now - 60))
+    refuse_stale(pkg)

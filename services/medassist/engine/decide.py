@@ -63,7 +63,7 @@ class Engine:
 
     def _settlement(self, view: PersonView, s: Settlement) -> Decision:
         existing = view.settlement(s.setl_id)
-        if existing is not None and existing["st"] != "reversed":
+        if existing is not None and existing["status"] != "reversed":
             return self._refuse(s, None, "rejected", "duplicate_settlement")
         policy = self.book.route(s.admdvs, s.setl_date)
         view.moved = {}  # what this settlement moves, for a reversal to undo
@@ -88,7 +88,7 @@ class Engine:
             if choice.category is None or choice.manual:
                 grant = eligibility.reach_back_grant(records, day, policy)
                 if grant is not None:  # a later approval reaches back to this date: 医后救助
-                    choice = eligibility.choose(policy, {grant["cat"]: grant}, day)
+                    choice = eligibility.choose(policy, {grant["category"]: grant}, day)
                     mode = "manual"
         if choice.category is None:
             return self._refuse(s, policy, "not_eligible", choice.refusal, event_id)
@@ -159,11 +159,12 @@ class Engine:
         """What a reversal or a later approval needs to know of this settlement."""
         assisted = d["status"] in ASSISTED
         rec: SettlementRecord = {
-            "st": d["status"], "d": s.setl_date, "t": s.setl_time, "pol": d["policy_id"],
-            "eid": d["event_id"], "mv": moved,
+            "status": d["status"], "setl_date": s.setl_date, "setl_time": s.setl_time, "policy_id": d["policy_id"],
+            "event_id": d["event_id"], "moved": moved,
             "paid": {ln["rule"]: ln["amount_fen"] for ln in d["lines"] if ln["amount_fen"]},
-            "payee": d["payee"], "payer": d["payer"], "mode": d["settlement_mode"],
-            "fix": s.fixmedins_code, "adm": s.admdvs, "cat": d["category"], "ver": d["policy_version"],
+            "payee": d["payee"], "payer": d["payer"], "settlement_mode": d["settlement_mode"],
+            "fixmedins_code": s.fixmedins_code, "admdvs": s.admdvs, "category": d["category"],
+            "policy_version": d["policy_version"],
         }
         # Only a policy that reaches back needs the event itself, and only while unassisted.
         if not assisted and policy is not None and policy.reach_back_months and d["status"] != "rejected":
@@ -177,24 +178,25 @@ class Engine:
         base: dict[str, Any] = {"setl_id": r.setl_id}
         if rec is None:
             return decision("reversal", r.event_id, r.psn_no, "rejected", reason="unknown_settlement", **base)
-        if rec["st"] == "reversed":
+        if rec["status"] == "reversed":
             return decision("reversal", r.event_id, r.psn_no, "rejected", reason="already_reversed",
-                            policy_id=rec["pol"], policy_version=rec.get("ver"), **base)
+                            policy_id=rec["policy_id"], policy_version=rec.get("policy_version"), **base)
         scratch: dict[str, int] = {}
-        for key, delta in rec["mv"].items():
+        for key, delta in rec["moved"].items():
             view.add(key, -delta, scratch)
-        version = self.book.by_version.get(rec.get("ver") or "")
+        version = self.book.by_version.get(rec.get("policy_version") or "")
         refs = version.refs if version is not None else {}
         lines = [line(rule, 0, 0, None, -amount, None) for rule, amount in rec["paid"].items()]
         for x in lines:
             x["ref"] = refs.get(x["rule"])
-        view.put_settlement(r.setl_id, {**rec, "st": "reversed", "mv": {}, "paid": {}, "raw": None})
-        reversed_on = shanghai_date(r.setl_time) if r.setl_time else rec["d"]  # the month-end month
-        return decision("reversal", r.event_id, r.psn_no, "reversed", policy_id=rec["pol"],
-                        lines=lines, category=rec["cat"], settlement_mode=rec["mode"],
-                        setl_date=rec["d"], year=int(rec["d"][:4]), payer=rec["payer"],
-                        payee=rec["payee"], fixmedins_code=rec["fix"], insuplc_admdvs=rec["adm"],
-                        reverses=rec["eid"], reversed_on=reversed_on, policy_version=rec.get("ver"), **base)
+        view.put_settlement(r.setl_id, {**rec, "status": "reversed", "moved": {}, "paid": {}, "raw": None})
+        reversed_on = shanghai_date(r.setl_time) if r.setl_time else rec["setl_date"]  # the month-end month
+        return decision("reversal", r.event_id, r.psn_no, "reversed", policy_id=rec["policy_id"],
+                        lines=lines, category=rec["category"], settlement_mode=rec["settlement_mode"],
+                        setl_date=rec["setl_date"], year=int(rec["setl_date"][:4]), payer=rec["payer"],
+                        payee=rec["payee"], fixmedins_code=rec["fixmedins_code"], insuplc_admdvs=rec["admdvs"],
+                        reverses=rec["event_id"], reversed_on=reversed_on,
+                        policy_version=rec.get("policy_version"), **base)
 
     # ---- eligibility and reach-back ---------------------------------------------------------
 
@@ -207,14 +209,14 @@ class Engine:
             return []
         start, end = eligibility.reach_back_window(rec, policy.reach_back_months)
         waiting = sorted(
-            (r["d"], r["t"], sid) for sid, r in view.all_settlements().items()
-            if r.get("raw") and r["st"] not in ASSISTED and r["st"] != "reversed"
-            and start <= r["d"] <= end
+            (r["setl_date"], r["setl_time"], sid) for sid, r in view.all_settlements().items()
+            if r.get("raw") and r["status"] not in ASSISTED and r["status"] != "reversed"
+            and start <= r["setl_date"] <= end
         )
         out = []
         for _, _, sid in waiting:
             old = view.settlement(sid)
-            assert old is not None
+            assert old is not None and old["raw"] is not None
             s = parse_event(old["raw"])
             assert isinstance(s, Settlement)
             p = self.book.route(s.admdvs, s.setl_date)

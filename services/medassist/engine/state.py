@@ -12,10 +12,40 @@ Accumulator keys are "<year>:<name>", e.g. "2023:ded:inpatient", "2023:cap:regul
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
-SettlementRecord = dict[str, Any]
-EligibilityRecord = dict[str, Any]
+
+class SettlementRecord(TypedDict, total=False):
+    """What a reversal or a later approval needs to know of a decided settlement."""
+
+    status: str  # the decision's: paid, zero, not_eligible, ... reversed
+    setl_date: str
+    setl_time: str
+    policy_id: str | None
+    policy_version: str | None
+    event_id: str  # of the decision (an approval's, when it reached back)
+    moved: dict[str, int]  # accumulator deltas a reversal takes back
+    paid: dict[str, int]  # rule -> fen paid, clawed back by a reversal
+    payee: dict[str, str] | None
+    payer: str | None
+    settlement_mode: str
+    fixmedins_code: str
+    admdvs: str
+    category: str | None
+    raw: str | None  # the event, while a reach-back approval may still assist it
+
+
+class EligibilityRecord(TypedDict):
+    """One grant or revocation of a category, in arrival order (`seq`)."""
+
+    category: str
+    action: str
+    reported_at: str
+    applied_at: str | None
+    dibao_class: str | None
+    residence: str | None
+    admdvs: str
+    seq: int
 
 
 @dataclass(slots=True)

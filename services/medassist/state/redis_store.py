@@ -136,8 +136,8 @@ def event_args(event_id: str, fp: str, change: StateChange, outputs: bytes) -> l
     sets: list[Any] = []
     for sid, rec in change.settlements.items():
         sets += [f"s:{sid}", orjson.dumps(rec)]
-    for rec in change.eligibility_add:
-        sets += [f"l:{rec['seq']}", orjson.dumps(rec)]
+    for grant in change.eligibility_add:
+        sets += [f"l:{grant['seq']}", orjson.dumps(grant)]
     args.append(len(sets) // 2)
     return args + sets
 

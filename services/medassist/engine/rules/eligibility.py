@@ -18,42 +18,43 @@ from medassist.engine.state import EligibilityRecord
 
 
 def record(ev: Eligibility, seq: int) -> EligibilityRecord:
-    return {"cat": ev.category, "act": ev.action, "rep": ev.reported_at, "app": ev.applied_at,
-            "cls": ev.dibao_class, "res": ev.residence, "adm": ev.admdvs, "seq": seq}
+    return {"category": ev.category, "action": ev.action, "reported_at": ev.reported_at,
+            "applied_at": ev.applied_at, "dibao_class": ev.dibao_class, "residence": ev.residence,
+            "admdvs": ev.admdvs, "seq": seq}
 
 
 def effective_date(rec: EligibilityRecord, policy: Policy) -> str:
-    if policy.takes_effect == "next_month" and rec["cat"] not in policy.application_categories:
-        return first_of_next_month(rec["rep"])
-    return rec["rep"]  # type: ignore[no-any-return]
+    if policy.takes_effect == "next_month" and rec["category"] not in policy.application_categories:
+        return first_of_next_month(rec["reported_at"])
+    return rec["reported_at"]  # type: ignore[no-any-return]
 
 
 def active(records: list[EligibilityRecord], day: str, policy: Policy) -> dict[str, EligibilityRecord]:
     """Categories in force on `day` under `policy`: the last grant not revoked since."""
     if len(records) == 1:  # most people hold one category: no timeline to sort
         rec = records[0]
-        ok = rec["act"] == "grant" and policy.covers(rec["adm"]) and effective_date(rec, policy) <= day
-        return {rec["cat"]: rec} if ok else {}
+        ok = rec["action"] == "grant" and policy.covers(rec["admdvs"]) and effective_date(rec, policy) <= day
+        return {rec["category"]: rec} if ok else {}
     timeline = []
     for rec in records:
-        if policy.covers(rec["adm"]):
+        if policy.covers(rec["admdvs"]):
             eff = effective_date(rec, policy)
             if eff <= day:
                 timeline.append((eff, rec["seq"], rec))
     timeline.sort(key=lambda t: (t[0], t[1]))
     held: dict[str, EligibilityRecord] = {}
     for _, _, rec in timeline:
-        if rec["act"] == "grant":
-            held[rec["cat"]] = rec
+        if rec["action"] == "grant":
+            held[rec["category"]] = rec
         else:
-            held.pop(rec["cat"], None)
+            held.pop(rec["category"], None)
     return held
 
 
 def reach_back_window(rec: EligibilityRecord, months: int) -> tuple[str, str]:
     """[first, last] settlement dates an approval reaches back to (医后救助)."""
-    start = months_before(rec["app"] or rec["rep"], months)
-    return start, add_days(rec["rep"], -1)
+    start = months_before(rec["applied_at"] or rec["reported_at"], months)
+    return start, add_days(rec["reported_at"], -1)
 
 
 def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy) -> EligibilityRecord | None:
@@ -65,8 +66,8 @@ def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy)
     if not policy.reach_back_months:
         return None
     for rec in records:  # in the order received
-        if (rec["act"] != "grant" or rec["cat"] not in policy.application_categories
-                or not policy.covers(rec["adm"])):
+        if (rec["action"] != "grant" or rec["category"] not in policy.application_categories
+                or not policy.covers(rec["admdvs"])):
             continue
         start, end = reach_back_window(rec, policy.reach_back_months)
         if start <= day <= end:
@@ -77,8 +78,8 @@ def reach_back_grant(records: list[EligibilityRecord], day: str, policy: Policy)
 def residence(records: list[EligibilityRecord]) -> str | None:
     """The household registration civil affairs last told us of."""
     for rec in reversed(records):
-        if rec["res"]:
-            return rec["res"]  # type: ignore[no-any-return]
+        if rec["residence"]:
+            return rec["residence"]  # type: ignore[no-any-return]
     return None
 
 
@@ -110,7 +111,7 @@ def _assess(policy: Policy, cat: str, rec: EligibilityRecord, day: str,
     if rule.until is not None and day > rule.until:
         return None, rule.after or "category_expired"
     if rule.classes is not None and need_class:
-        cls = rec.get("cls")
+        cls = rec.get("dibao_class")
         if cls is None or cls not in rule.classes:
             return None, rule.class_missing or "class_missing"
         return rule.classes[cls], None
