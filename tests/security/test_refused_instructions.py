@@ -103,10 +103,13 @@ def test_forged_and_altered_instructions_are_neither_posted_nor_counted(
 
     # --- month-end --------------------------------------------------------------------
     me_metrics = MonthEndMetrics()
-    s = month_end(month, Options(bootstrap, redis_server.url, topics.prefix, companions=False), me_metrics)
+    s = month_end(month, Options(bootstrap, redis_server.url, topics.prefix, out_dir=str(tmp_path / "out"),
+                                 companions=False), me_metrics)
     assert s["intake"]["unverified"] == {"bad_signature": 2, "unsigned": 1}
     set_aside = s["intake"]["set_aside"]
     assert [r.split(":")[0] for r in set_aside] == [m["instruction_id"] for m in bad] + [orphan["instruction_id"]]
+    listed = (tmp_path / "out" / f"set_aside-{month}.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert [ln.split(",")[0] for ln in listed[1:]] == [r.split(":")[0] for r in set_aside]  # the report's sheet
     honest = Intake().add_all(genuine).check_reversals()
     assert s["net_due"] == yuan(sum(i.amount_fen for i in honest if i.month == month))
     assert me_metrics.registry.get_sample_value("medassist_instructions_unverified_total",

@@ -65,14 +65,18 @@ def _text(v: Any) -> Any:
 
 
 def write_all(out_dir: str | Path, month: str, statements: list[dict[str, Any]],
-              result: dict[str, Any] | None) -> list[Path]:
-    """Write the CSVs and the workbook into out_dir; returns the paths written."""
+              result: dict[str, Any] | None, set_aside: list[str] | None = None) -> list[Path]:
+    """Write the CSVs and the workbook into out_dir; returns the paths written. `set_aside`: the
+    instructions not counted ("instruction_id: reason": signature, reversal), a sheet of their own."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = sheets(statements, result)
+    if set_aside:
+        tables["set_aside"] = ([("instruction_id", "instruction_id"), ("reason", "reason (not counted)")],
+                               [r.split(": ", 1) for r in set_aside])
     written: list[Path] = []
     for name, (cols, rows) in tables.items():
         p = out / f"{name}-{month}.csv"

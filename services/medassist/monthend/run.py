@@ -144,7 +144,7 @@ def month_end(month: str, opts: Options, metrics: MonthEndMetrics | None = None,
                                          errors=result["errors"][:50])  # the first few say what to fix
     publish(opts.bootstrap, topics.reconciliation, messages)
     if opts.out_dir is not None:
-        summary["files"] = [str(p) for p in write_all(opts.out_dir, month, statements, result)]
+        summary["files"] = [str(p) for p in write_all(opts.out_dir, month, statements, result, seen.set_aside)]
     if opts.companions:
         if not loaded and record.get("pushed") is not None:  # a rerun: the lists are rebuilt from the topic
             from medassist.monthend.pushlist import read_warnings
