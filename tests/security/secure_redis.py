@@ -12,7 +12,7 @@ from medassist.security import redis_acl, redis_auth
 from .pki import make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
-USERS = ("admin", "worker", "ledger", "month-end")
+USERS = ("admin", "worker", "ledger", "month-end", "whatif")
 
 
 class SecureRedis(RedisServer):
