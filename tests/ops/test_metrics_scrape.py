@@ -122,7 +122,8 @@ def scrape_config(worker_target: str) -> dict[str, Any]:
 def create_topics_like_compose(bootstrap: str, topics: Topics, partitions: int) -> dict[str, int]:
     """Run docker-compose.yml's one-shot `topics` command, with its environment, against our broker."""
     svc = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]["topics"]
-    env = {**os.environ, **{k: str(v) for k, v in svc["environment"].items()},
+    # without its Kafka login: the embedded broker has no SASL (tests/security test those settings)
+    env = {**os.environ, **{k: str(v) for k, v in svc["environment"].items() if not k.startswith("MEDASSIST_KAFKA_")},
            "MEDASSIST_BOOTSTRAP": bootstrap, "MEDASSIST_TOPIC_PREFIX": topics.prefix,
            "MEDASSIST_PARTITIONS": str(partitions)}
     assert svc["entrypoint"] == ["python", "-c"]
