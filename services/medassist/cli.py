@@ -386,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "medassist bench month-end --events 100000", starts_processes=True)
     b.add_argument("--events", type=argtypes.positive_int, help="settlements in the month")
     b.add_argument("--seed", type=int, default=7, help="random seed of the data set")
+    b = command(kinds, "state", _bench, "Redis bytes per person over years, bounded vs unbounded state",
+                "medassist bench state --people 1000 --years 5", starts_processes=True)
+    b.add_argument("--people", type=argtypes.positive_int, help="persons (default 1000)")
+    b.add_argument("--years", type=argtypes.positive_int, help="years of history (default 5, from 2023)")
+    b.add_argument("--settlements", type=float, help="settlements per person a year (default 30)")
+    b.add_argument("--seed", type=int, default=7, help="random seed of the data set")
     return p
 
 

@@ -1,4 +1,4 @@
-"""`medassist bench replay|stream|month-end|whatif`: figures on the screen, the last line one JSON object.
+"""`medassist bench replay|stream|month-end|whatif|state`: figures on the screen, the last line one JSON object.
 
 Each benchmark lives in its own module with `main(args) -> dict` returning its figures;
 this dispatcher prints them as the contract's last line. The object carries the figures
@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 MODULES = {"replay": "medassist.bench.replay_bench", "stream": "medassist.bench.stream_bench",
-           "month-end": "medassist.bench.monthend_bench", "whatif": "medassist.bench.whatif_bench"}
+           "month-end": "medassist.bench.monthend_bench", "whatif": "medassist.bench.whatif_bench",
+           "state": "medassist.bench.state_bench"}
 
 
 def last_line(what: str, figures: dict[str, Any]) -> bytes:

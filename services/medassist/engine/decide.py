@@ -30,6 +30,14 @@ from medassist.engine.rules.tilt import tilt
 from medassist.engine.state import PersonState, PersonView, SettlementRecord, StateChange
 
 REUSED_EVENT_ID = "event_id: reused with different contents"
+BEYOND_STATE_WINDOW = "beyond_state_window"  # policies/refusal-codes.yaml
+
+
+def window_start(day: str) -> str:
+    """The first day a person's state keeps once an event dated `day` arrives: 1 January of the
+    year before (accumulators restart every 1 January; a reversal restores its own year's; a
+    Lanzhou approval reaches 12 months back before its application, into the previous year)."""
+    return f"{int(day[:4]) - 1:04d}-01-01" if day else ""
 
 
 class Engine:
@@ -49,7 +57,10 @@ class Engine:
             return [decision(kind, ev.event_id, ev.psn_no, "invalid", reason=REUSED_EVENT_ID,
                              setl_id=getattr(ev, "setl_id", None))], view.change
         view.change.events[ev.event_id] = fp
-        if isinstance(ev, Settlement):
+        beyond = self._keep_window(view, ev)
+        if beyond is not None:
+            out = [beyond]
+        elif isinstance(ev, Settlement):
             out = [self._settlement(view, ev)]
         elif isinstance(ev, Reversal):
             out = [self._reversal(view, ev)]
@@ -58,6 +69,36 @@ class Engine:
         else:
             out = self._eligibility(view, ev)
         return out, view.change
+
+    # ---- bounded state ----------------------------------------------------------------------
+
+    def _keep_window(self, view: PersonView, ev: Event) -> Decision | None:
+        """Move the state window to the event's year (dropping older years), or refuse an event
+        dated before the window: its year's accumulators and records are gone, so deciding it
+        would be a silent wrong answer."""
+        snap = view.snap
+        if isinstance(ev, Settlement):
+            day = ev.setl_date
+        elif isinstance(ev, Enrollment):
+            day = ev.enrolled_at or f"{ev.year}-01-01"
+        elif isinstance(ev, Eligibility):
+            day = ev.reported_at
+        else:
+            day = shanghai_date(ev.setl_time) if ev.setl_time else ""
+        if snap.kept_from and day < snap.kept_from:
+            if isinstance(ev, Settlement):  # not recorded either: its year is gone
+                return self._refuse(ev, None, "rejected", BEYOND_STATE_WINDOW)
+            if isinstance(ev, Enrollment):
+                return decision("enrollment", ev.event_id, ev.psn_no, "rejected", reason=BEYOND_STATE_WINDOW,
+                                year=ev.year, policy_id=None, category=None, insuplc_admdvs=ev.admdvs,
+                                payer=None, payee=None)
+            return None  # an old eligibility record is kept (few, and later grants need them)
+        keep = window_start(day)
+        if day and keep > snap.kept_from:
+            view.change.kept_from = keep
+            view.change.drop_acc = [k for k in snap.acc if k[:4] < keep[:4]]
+            view.change.drop_settlements = [sid for sid, r in snap.settlements.items() if r["setl_date"] < keep]
+        return None
 
     # ---- settlements ------------------------------------------------------------------------
 
@@ -212,6 +253,7 @@ class Engine:
             (r["setl_date"], r["setl_time"], sid) for sid, r in view.all_settlements().items()
             if r.get("raw") and r["status"] not in ASSISTED and r["status"] != "reversed"
             and start <= r["setl_date"] <= end
+            and r["setl_date"] >= (view.change.kept_from or view.snap.kept_from)
         )
         out = []
         for _, _, sid in waiting:

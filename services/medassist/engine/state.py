@@ -7,6 +7,10 @@ atomically. Everything here is plain JSON-able data so both stores hold it as is
 
 Accumulator keys are "<year>:<name>", e.g. "2023:ded:inpatient", "2023:cap:regular_total",
 "2023:burden", "2023:tilt_paid": every annual figure restarts with the year in its key.
+
+State is bounded (`kept_from`): the engine keeps the accumulators and settlement records of the
+year of a person's newest event and the year before, and drops older ones on the next event
+(docs/capacity.md says why these two years, with the clauses).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class PersonState:
     settlements: dict[str, SettlementRecord] = field(default_factory=dict)
     eligibility: list[EligibilityRecord] = field(default_factory=list)
     events: dict[str, str] = field(default_factory=dict)  # event_id -> content fingerprint
+    kept_from: str = ""  # ISO date: records and accumulators before it were dropped; "" = nothing dropped
 
 
 @dataclass(slots=True, init=False)  # one per event: a plain __init__ is cheaper than default factories
@@ -62,6 +67,9 @@ class StateChange:
     settlements: dict[str, SettlementRecord]  # replaced whole
     eligibility_add: list[EligibilityRecord]  # appended
     events: dict[str, str]
+    kept_from: str  # the new watermark ("" = unchanged); with it the old keys below are dropped
+    drop_acc: list[str]
+    drop_settlements: list[str]
 
     def __init__(self, acc: dict[str, int] | None = None, settlements: dict[str, SettlementRecord] | None = None,
                  eligibility_add: list[EligibilityRecord] | None = None, events: dict[str, str] | None = None) -> None:
@@ -69,9 +77,12 @@ class StateChange:
         self.settlements = {} if settlements is None else settlements
         self.eligibility_add = [] if eligibility_add is None else eligibility_add
         self.events = {} if events is None else events
+        self.kept_from = ""
+        self.drop_acc = []
+        self.drop_settlements = []
 
     def empty(self) -> bool:
-        return not (self.acc or self.settlements or self.eligibility_add or self.events)
+        return not (self.acc or self.settlements or self.eligibility_add or self.events or self.kept_from)
 
 
 class PersonView:
@@ -116,6 +127,12 @@ class PersonView:
 
 def apply_change(state: PersonState, change: StateChange) -> None:
     """What the in-memory store does; the Redis store's Lua script does the same."""
+    if change.kept_from:
+        state.kept_from = change.kept_from
+        for k in change.drop_acc:
+            state.acc.pop(k, None)
+        for sid in change.drop_settlements:
+            state.settlements.pop(sid, None)
     acc = state.acc
     for k, d in change.acc.items():
         v = acc.get(k, 0) + d

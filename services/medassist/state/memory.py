@@ -31,7 +31,8 @@ class MemoryStore:
         out = {}
         for p in people:
             st = self.load(p)
-            copy = PersonState(dict(st.acc), dict(st.settlements), list(st.eligibility), dict(st.events))
+            copy = PersonState(dict(st.acc), dict(st.settlements), list(st.eligibility), dict(st.events),
+                               st.kept_from)
             out[p] = Snapshot(copy, self.versions.get(p, 0))
         return out
 

@@ -4,10 +4,23 @@ Layout (every key carries the person as a hash tag, so Redis Cluster keeps a
 person's keys in one slot and a script may touch them all):
 
   ma:{psn}        hash   ver -> int                 compare-and-set version (fencing token)
-                         a:<year>:<name> -> int     accumulators
-                         s:<setl_id> -> JSON        settlement records (reversal, reach-back)
-                         l:<seq> -> JSON            eligibility records, in arrival order
-                         e:<event_id> -> fp         applied events and their content hash
+                         kf -> YYYY-MM-DD           the state window's first day (engine/state.py)
+                         a:<year>:<name> -> int     accumulators (this year's and last year's)
+                         S:<year> -> zlib(msgpack)  that year's settlement records (reversal, reach-back),
+                                                    setl_id -> record, for the years in the window
+                         l:<seq> -> msgpack         eligibility records, in arrival order
+                         e:<event_id> -> fp:day     applied events, their content hash and the day
+                                                    (since 1970, UTC) they were applied; dropped
+                                                    after MARKER_HORIZON_DAYS
+
+Bounded: the engine moves the window to each event's year and drops older accumulators and
+records in the same change; this store drops expired event markers with the person's next
+write. A year's settlement records are one compressed msgpack value: they share keys, policy
+ids, institution codes and accumulator names, so zlib takes them to a fraction of their JSON,
+and one field per year costs one hash entry instead of one per settlement; the worker writes the
+whole year's value from the state it decided on (the version check makes that state current).
+Eligibility records are msgpack. Fields written by earlier versions (s:<setl_id> JSON records,
+JSON eligibility records, markers without a day) are still read, and replaced when next written.
   ma:{psn}:o:<event_id>  string  JSON outputs (decisions) of that event, kept `outputs_ttl`
                          seconds so a redelivery re-publishes exactly what was decided.
                          (Not a hash field: Redis 7.0 cannot expire a field.)
@@ -29,9 +42,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import zlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import hiredis
+import msgpack
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -55,7 +71,7 @@ from medassist.state.redis_client import is_cluster_async
 from medassist.state.store import PendingEvent, Snapshot
 
 # ARGV: version read, outputs ttl, n events, then per event: event_id, fp, outputs,
-# n accumulator deltas, (field, delta)..., n hash sets, (field, value)...
+# n accumulator deltas, (field, delta)..., n hash sets, (field, value)..., n hash deletes, field...
 # KEYS: the person's hash, then the outputs key of each event. Returns code, value per event.
 APPLY_LUA = """
 local h = KEYS[1]
@@ -71,13 +87,15 @@ for j = 1, tonumber(ARGV[3]) do
   local acc_at = i + 4
   local acc_end = acc_at + 2 * tonumber(ARGV[i + 3])
   local set_end = acc_end + 1 + 2 * tonumber(ARGV[acc_end])
-  i = set_end
+  local del_end = set_end + 1 + tonumber(ARGV[set_end])
+  i = del_end
   local done = redis.call('HGET', h, 'e:' .. eid)
   if done then
     out[#out + 1] = 1; out[#out + 1] = done; ok = false
   elseif not ok or ver ~= expect then
     out[#out + 1] = 2; out[#out + 1] = tostring(ver); ok = false
   else
+    if del_end > set_end + 1 then redis.call('HDEL', h, unpack(ARGV, set_end + 1, del_end - 1)) end
     for k = acc_at, acc_end - 1, 2 do redis.call('HINCRBY', h, ARGV[k], ARGV[k + 1]) end
     for k = acc_end + 1, set_end - 1, 2 do redis.call('HSET', h, ARGV[k], ARGV[k + 1]) end
     ver = ver + 1
@@ -94,6 +112,11 @@ if not wrote and ver > 0 then redis.call('HSET', h, 'ver', ver) end
 return out
 """
 
+# Event markers are kept this long after the event was applied: a redelivery comes from the
+# uncommitted tail of a partition (minutes), a republish needs the outputs (kept 14 days). An
+# event replayed later finds its business key instead (duplicate_settlement, already_reversed,
+# duplicate_enrollment): a named refusal, never a second payment.
+MARKER_HORIZON_DAYS = 30
 REPLICAS_TTL_S = 5.0
 
 
@@ -105,41 +128,122 @@ def outputs_key(psn_no: str, event_id: str, prefix: str = "ma") -> str:
     return f"{prefix}:{{{psn_no}}}:o:{event_id}"
 
 
-def decode_person(raw: dict[bytes, bytes]) -> Snapshot:
+@dataclass(slots=True)
+class RedisSnapshot(Snapshot):
+    """A snapshot and what this store needs to know of the hash it came from."""
+
+    marker_days: dict[str, int] = field(default_factory=dict)  # event_id -> day applied (0: unknown)
+    year_fields: set[str] = field(default_factory=set)  # S:<year> fields present
+    legacy: list[str] = field(default_factory=list)  # s:<setl_id> fields of earlier versions
+
+
+def year_of(rec: Any) -> str:
+    return str(rec["setl_date"])[:4]
+
+
+def year_value(settlements: dict[str, Any], year: str) -> bytes | None:
+    """The S:<year> value: every settlement record of `year`, or None when there is none."""
+    recs = {sid: r for sid, r in settlements.items() if year_of(r) == year}
+    return zlib.compress(pack(recs), 6) if recs else None
+
+
+def settlement_fields(state: PersonState) -> dict[str, bytes]:
+    """Every S:<year> field of a state (the bench writes whole states this way)."""
+    out = {}
+    for y in sorted({year_of(r) for r in state.settlements.values()}):
+        v = year_value(state.settlements, y)
+        if v is not None:
+            out[f"S:{y}"] = v
+    return out
+
+
+def today() -> int:
+    return int(time.time() // 86400)
+
+
+def pack(rec: Any) -> bytes:
+    return msgpack.packb(rec, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack_record(v: bytes) -> Any:
+    """msgpack, or the JSON of earlier versions (a JSON record starts with '{', msgpack never does)."""
+    return orjson.loads(v) if v[:1] == b"{" else msgpack.unpackb(v, raw=False)
+
+
+def decode_person(raw: dict[bytes, bytes]) -> RedisSnapshot:
     st = PersonState()
     ver = 0
+    days: dict[str, int] = {}
+    year_fields: set[str] = set()
+    legacy: list[str] = []
     elig: list[tuple[int, Any]] = []
     for k, v in raw.items():
         tag, _, name = k.decode().partition(":")
         if tag == "a":
             st.acc[name] = int(v)
+        elif tag == "S":
+            st.settlements.update(msgpack.unpackb(zlib.decompress(v), raw=False))
+            year_fields.add(k.decode())
         elif tag == "s":
-            st.settlements[name] = orjson.loads(v)
+            st.settlements[name] = unpack_record(v)
+            legacy.append(k.decode())
         elif tag == "l":
-            elig.append((int(name), orjson.loads(v)))
+            elig.append((int(name), unpack_record(v)))
         elif tag == "e":
-            st.events[name] = v.decode()
+            fp, _, day = v.decode().partition(":")
+            st.events[name] = fp
+            days[name] = int(day or 0)
+        elif tag == "kf":
+            st.kept_from = v.decode()
         elif tag == "ver":
             ver = int(v)
     elig.sort(key=lambda t: t[0])
     st.eligibility = [r for _, r in elig]
-    return Snapshot(st, ver)
+    return RedisSnapshot(st, ver, days, year_fields, legacy)
 
 
-def event_args(event_id: str, fp: str, change: StateChange, outputs: bytes) -> list[Any]:
-    """One event's part of the script's ARGV."""
-    args: list[Any] = [event_id, fp, outputs or b""]
+def expired_markers(snap: RedisSnapshot, day: int) -> list[str]:
+    """Fields of the event markers past the redelivery horizon (a marker of unknown age is not:
+    `undated_markers` gives it today's day, so it expires a horizon after this version first saw it)."""
+    return [f"e:{eid}" for eid, d in snap.marker_days.items() if 0 < d < day - MARKER_HORIZON_DAYS]
+
+
+def undated_markers(snap: RedisSnapshot, day: int) -> list[Any]:
+    """(field, value) pairs stamping the markers earlier versions wrote without a day."""
+    out: list[Any] = []
+    for eid, d in snap.marker_days.items():
+        if d == 0:
+            out += [f"e:{eid}", f"{snap.state.events[eid]}:{day}"]
+    return out
+
+
+def event_args(event_id: str, fp: str, change: StateChange, outputs: bytes, day: int = 0,
+               drop: list[str] | None = None, years: dict[str, bytes | None] | None = None,
+               stamp: list[Any] | None = None) -> list[Any]:
+    """One event's part of the script's ARGV. The settlement records go as whole years (`years`:
+    S:<year> field -> value, None to delete), computed by the caller from the state decided on."""
+    args: list[Any] = [event_id, f"{fp}:{day}" if day else fp, outputs or b""]
     deltas = [(k, d) for k, d in change.acc.items() if d]
     args.append(len(deltas))
     for k, d in deltas:
         args += [f"a:{k}", d]
-    sets: list[Any] = []
-    for sid, rec in change.settlements.items():
-        sets += [f"s:{sid}", orjson.dumps(rec)]
-    for grant in change.eligibility_add:
-        sets += [f"l:{grant['seq']}", orjson.dumps(grant)]
+    sets: list[Any] = list(stamp or ())
+    dels = list(drop or ())
+    for f, v in (years or {}).items():
+        if v is None:
+            dels.append(f)
+        else:
+            sets += [f, v]
+    for rec in change.eligibility_add:
+        sets += [f"l:{rec['seq']}", pack(rec)]
+    if change.kept_from:
+        sets += ["kf", change.kept_from]
+        dels += [f"a:{k}" for k in change.drop_acc]
+        dels += [f"s:{sid}" for sid in change.drop_settlements]  # as written by earlier versions
     args.append(len(sets) // 2)
-    return args + sets
+    args += sets
+    args.append(len(dels))
+    return args + dels
 
 
 
@@ -194,6 +298,9 @@ class RedisStore:
         self._nodes: dict[str, aioredis.Redis] = {}  # master name -> its own plain connection pool
         self._stale = False
         self._replicas: dict[str, tuple[int, float]] = {}  # master name -> (connected replicas, when asked)
+        self._expired: dict[str, list[str]] = {}  # psn -> expired marker fields seen by the last load
+        self._loaded: dict[str, RedisSnapshot] = {}  # the last load's snapshots
+        self._records: dict[str, dict[str, Any]] = {}  # their settlement records as read
         self._sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
         self._start_lock = asyncio.Lock()
 
@@ -289,7 +396,15 @@ class RedisStore:
                     raws[n] = raw
 
         await self._on_nodes(keys, read)
-        return {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
+        snaps = {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
+        day = today()
+        # dropped with each person's next write (lazily: a person with no new event keeps them)
+        self._expired = {p: x for p, s in snaps.items() if (x := expired_markers(s, day))}
+        # what was read: a chain's settlement years are written whole, from these records and the
+        # chain's changes (records are replaced, never changed in place, so a shallow copy holds)
+        self._loaded = snaps
+        self._records = {p: dict(s.state.settlements) for p, s in snaps.items()}
+        return snaps
 
     async def apply_many(self, items: list[PendingEvent]) -> list[tuple[int, str]]:
         """Apply (psn, version, event_id, fp, change, outputs) in order; one result per item.
@@ -315,8 +430,30 @@ class RedisStore:
         keys = [person_key(psn, self.key_prefix)] + [outputs_key(psn, eid, self.key_prefix)
                                                       for _, _, eid, _, _, _ in chain]
         args: list[Any] = [chain[0][1], self.outputs_ttl, len(chain)]
-        for _, _, eid, fp, change, outputs in chain:
-            args += event_args(eid, fp, change, outputs)
+        day = today()
+        drop = self._expired.pop(psn, None)
+        snap = self._loaded.get(psn)
+        years: dict[str, bytes | None] = {}
+        if snap is not None:  # the records as this chain leaves them: its years' records, whole
+            recs = dict(self._records.get(psn, {}))
+            for _, _, _, _, c, _ in chain:
+                for sid in c.drop_settlements:
+                    recs.pop(sid, None)
+                recs.update(c.settlements)
+            touched = {year_of(r) for _, _, _, _, c, _ in chain for r in c.settlements.values()}
+            for y in sorted(touched):
+                years[f"S:{y}"] = year_value(recs, y)
+            kept = next((c.kept_from for _, _, _, _, c, _ in reversed(chain) if c.kept_from), "")
+            for f in snap.year_fields:
+                if kept and f[2:] < kept[:4]:
+                    years[f] = None  # a year out of the window
+            if touched:
+                drop = [*(drop or ()), *snap.legacy]  # earlier versions' records, now in S:<year>
+        stamp = undated_markers(snap, day) if snap is not None else None
+        last = len(chain) - 1
+        for n, (_, _, eid, fp, change, outputs) in enumerate(chain):
+            args += event_args(eid, fp, change, outputs, day, drop, years if n == last else None, stamp)
+            drop = stamp = None
         return keys, args
 
     async def _run(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
