@@ -15,8 +15,8 @@ from medassist.bench.state_bench import history
 from medassist.engine.decide import Engine
 from medassist.engine.policy import load_policies
 from medassist.ops.embedded import RedisServer
-from medassist.ops.metrics import Metrics
 from medassist.state.redis_store import RedisStore, decode_person, person_key
+from medassist.stream.metrics import Metrics
 from medassist.stream.processor import InMessage, OutMessage, Processor
 from medassist.stream.topics import Topics
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import orjson
 
-from medassist.bench.generate import CITIES, DIBAO_CLASSES, _settlement
 from medassist.engine.decide import Engine
 from medassist.engine.events import fingerprint, parse_event
 from medassist.engine.policy import load_policies
 from medassist.engine.state import PersonState, StateChange, apply_change
 from medassist.ops.embedded import RedisServer
+from medassist.population import CITIES, DIBAO_CLASSES, _settlement
 from medassist.state.redis_store import MARKER_HORIZON_DAYS, pack, person_key, settlement_fields
 from medassist.stream import instructions
 
@@ -152,9 +152,9 @@ def main(args: argparse.Namespace) -> dict[str, object]:
             for ev in by_year.get(y, []):
                 raw = orjson.dumps(ev)
                 t = time.process_time()
-                parsed = parse_event(orjson.loads(raw))
+                parsed = parse_event(raw)
                 p = persons.setdefault(parsed.psn_no, Person())
-                decisions, change = engine.decide(p.bounded, parsed, fingerprint(ev))
+                decisions, change = engine.decide(p.bounded, parsed, fingerprint(raw))
                 engine_s += time.process_time() - t
                 today = max(today, _day(ev))
                 p.apply(change, _day(ev))

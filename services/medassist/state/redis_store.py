@@ -396,15 +396,15 @@ class RedisStore:
                     raws[n] = raw
 
         await self._on_nodes(keys, read)
-        snaps = {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
+        loaded = {p: decode_person(r) for p, r in zip(people, raws, strict=True)}
         day = today()
         # dropped with each person's next write (lazily: a person with no new event keeps them)
-        self._expired = {p: x for p, s in snaps.items() if (x := expired_markers(s, day))}
+        self._expired = {p: x for p, s in loaded.items() if (x := expired_markers(s, day))}
         # what was read: a chain's settlement years are written whole, from these records and the
         # chain's changes (records are replaced, never changed in place, so a shallow copy holds)
-        self._loaded = snaps
-        self._records = {p: dict(s.state.settlements) for p, s in snaps.items()}
-        return snaps
+        self._loaded = loaded
+        self._records = {p: dict(s.state.settlements) for p, s in loaded.items()}
+        return dict(loaded)
 
     async def apply_many(self, items: list[PendingEvent]) -> list[tuple[int, str]]:
         """Apply (psn, version, event_id, fp, change, outputs) in order; one result per item.
