@@ -86,6 +86,9 @@ class Engine:
         else:
             day = shanghai_date(ev.setl_time) if ev.setl_time else ""
         if snap.kept_from and day < snap.kept_from:
+            routed_on = f"{ev.year}-01-01" if isinstance(ev, Enrollment) else day  # as each path routes
+            if isinstance(ev, Settlement | Enrollment) and self.book.route(ev.admdvs, routed_on) is None:
+                return None  # no_policy_in_force says more, and needs no state
             if isinstance(ev, Settlement):  # not recorded either: its year is gone
                 return self._refuse(ev, None, "rejected", BEYOND_STATE_WINDOW)
             if isinstance(ev, Enrollment):

@@ -118,6 +118,7 @@ return out
 # duplicate_enrollment): a named refusal, never a second payment.
 MARKER_HORIZON_DAYS = 30
 REPLICAS_TTL_S = 5.0
+TOUCH_LUA = "local v = redis.call('HGET', KEYS[1], 'ver') if v then redis.call('HSET', KEYS[1], 'ver', v) end return 1"
 
 
 def person_key(psn_no: str, prefix: str = "ma") -> str:
@@ -506,9 +507,21 @@ class RedisStore:
 
     async def outputs(self, psn_no: str, event_id: str) -> bytes | None:
         key = outputs_key(psn_no, event_id, self.key_prefix)
+        person = person_key(psn_no, self.key_prefix)
 
         async def get(group: tuple[aioredis.Redis, int, list[int]]) -> Any:
-            return await group[0].get(key)
+            client, replicas, _ = group
+            if not replicas:
+                return await client.get(key)
+            # Republishing what an earlier (maybe crashed) worker wrote: first make sure its write
+            # is on the replica. WAIT counts this connection's writes, so write the version again.
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.eval(TOUCH_LUA, 1, person)
+                pipe.get(key)
+                pipe.execute_command("WAIT", 1, self.wait_timeout_ms)
+                _, got, acked = await pipe.execute()
+            await self._replicated(client, acked)
+            return got
 
         (v,) = await self._on_nodes([key], get)
         return v if v is None or isinstance(v, bytes) else str(v).encode()

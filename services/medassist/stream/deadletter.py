@@ -20,7 +20,7 @@ from medassist.engine.policy import PolicyBook
 
 # Refusals of the message itself (not of the person): the platform must look at these.
 DEAD_REASONS = frozenset({"unknown_settlement", "already_reversed", "duplicate_settlement",
-                          "no_policy_in_force"})
+                          "no_policy_in_force", "beyond_state_window"})
 
 
 def is_dead(d: Decision) -> bool:
