@@ -19,6 +19,7 @@ COMPILED = [
     "services/medassist/engine/decide.py",
     "services/medassist/engine/state.py",
     "services/medassist/engine/money.py",
+    "services/medassist/engine/events.py",  # msgspec Structs stay Python classes; the checks and fen compile
     "services/medassist/engine/dates.py",
     "services/medassist/engine/decision.py",
     "services/medassist/engine/policy.py",

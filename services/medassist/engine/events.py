@@ -217,7 +217,7 @@ def _settlement(w: wire.SettlementIn, data: bytes) -> Settlement:
     if begndate > setl_date:
         raise InvalidEvent("begndate", "after the settlement date")
     remote = _day(w.remote_reg_date, "remote_reg_date")
-    hosp_lv = w.hosp_lv
+    hosp_lv: str | float | None = w.hosp_lv
     return Settlement(
         w.event_id, w.setl_id, w.psn_no, w.insuplc_admdvs, w.fixmedins_code,
         hosp_lv if hosp_lv is None or hosp_lv.__class__ is str else str(int(hosp_lv)),
