@@ -11,6 +11,7 @@ can only be found out later: main() prints it in one line and exits with its cod
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import traceback
@@ -408,6 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     if getattr(args, "starts_processes", False):
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Replay, whatif and a worker hold every person's state: millions of small long-lived objects that
+    # the default first-generation threshold (700 allocations) makes the collector rescan over and over.
+    # A larger one does the same collections less often (bench replay, 100,000 people: engine pass
+    # 19.4 -> 13.5 s, parse 23.6 -> 19.2 s); decisions cannot change, only when garbage is freed.
+    gc.set_threshold(50_000, 20, 100)
     name = " ".join(x for x in (args.command, getattr(args, "what", None)) if x)
     try:
         return int(args.func(args))
