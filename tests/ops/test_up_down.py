@@ -69,7 +69,11 @@ def test_up_serves_feed_tail_and_down_stops_everything(tmp_path: Path) -> None:
             if len(decisions) >= fed - 10:
                 break
             time.sleep(1)
-        assert decisions and all(orjson.loads(d)["event_id"] for d in decisions[:5])
+        # the truncated line's decision has no event_id (nothing of it could be read), and its null key puts
+        # it on any partition, so it may come first: every other decision names its event
+        read = [orjson.loads(d) for d in decisions]
+        assert read and all(d["event_id"] for d in read if d["status"] != "invalid")
+        assert {d["event_id"] for d in read if d["status"] == "invalid"} == {None}
         done, _ = medassist("tail", "deadletters", env=env)
         assert done.returncode == 0, done.stderr
         where, _, rest = done.stdout.partition("  ")
