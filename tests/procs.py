@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def medassist(*argv: str, env: dict[str, str] | None = None, timeout: float = 60,
@@ -20,7 +21,7 @@ def medassist(*argv: str, env: dict[str, str] | None = None, timeout: float = 60
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), spawned
 
 
-def watch_children(proc: subprocess.Popen[str], enough: Callable[[dict[int, str]], bool],
+def watch_children(proc: subprocess.Popen[Any], enough: Callable[[dict[int, str]], bool],
                    timeout: float = 120) -> dict[int, str]:
     """pid -> command line of every child `proc` started, watched until it exits or `enough`."""
     seen: dict[int, str] = {}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -19,6 +18,7 @@ from medassist.replay import replay_file
 from medassist.stream.config import WorkerConfig
 from medassist.stream.feed import feed_lines
 from medassist.stream.topics import Topics, ensure_topics
+from procs import watch_children
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +93,7 @@ def test_embedded_servers_are_gone_after_run(tmp_path: Path) -> None:
     write_sample(sample, people=5, seed=1)
     proc = subprocess.Popen([sys.executable, "-m", "medassist.cli", "run", str(sample), "--workers", "1",
                              "--partitions", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    spawned = _watch_children(proc, lambda seen: False)
+    spawned = watch_children(proc, lambda seen: False)
     assert proc.returncode == 0
     assert _kinds(spawned) >= {"tansu", "redis-server", "worker"}, spawned
     assert _alive(spawned) == set(), {p: spawned[p] for p in _alive(spawned)}
@@ -105,7 +105,7 @@ def test_run_stopped_by_sigterm_stops_what_it_started(tmp_path: Path) -> None:
     write_sample(sample, people=5, seed=1)
     proc = subprocess.Popen([sys.executable, "-m", "medassist.cli", "run", str(sample), "--workers", "1",
                              "--partitions", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    spawned = _watch_children(proc, lambda seen: _kinds(seen) >= {"tansu", "redis-server", "worker"})
+    spawned = watch_children(proc, lambda seen: _kinds(seen) >= {"tansu", "redis-server", "worker"})
     assert proc.returncode is None, "run finished before it could be stopped"
     proc.terminate()
     assert proc.wait(60) == 128 + 15
@@ -113,22 +113,6 @@ def test_run_stopped_by_sigterm_stops_what_it_started(tmp_path: Path) -> None:
     while _alive(spawned) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _alive(spawned) == set(), {p: spawned[p] for p in _alive(spawned)}
-
-
-def _watch_children(proc: subprocess.Popen[bytes], enough: Callable[[dict[int, str]], bool]) -> dict[int, str]:
-    """pid -> command line of every child `proc` started, watched until it exits or `enough`."""
-    seen: dict[int, str] = {}
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True)
-        for line in out.stdout.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if not args.startswith("["):  # "[python]": a reaped-soon zombie shows no command line
-                seen.setdefault(int(pid), args)
-        if enough(seen):
-            break
-        time.sleep(0.1)
-    return seen
 
 
 def _kinds(procs: dict[int, str]) -> set[str]:
